@@ -1,0 +1,47 @@
+# Libris: `make run` serves on embedded SQLite; `make test` runs every test.
+
+CARGO ?= cargo
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+
+.PHONY: run test bench lint fmt postgres-status
+
+## Build and start the service on ./libris.db with a local admin (admin / libris-admin).
+run:
+	@echo "Libris on embedded SQLite (./libris.db); admin: $${LIBRIS_ADMIN_USERNAME:-admin} / $${LIBRIS_ADMIN_PASSWORD:-libris-admin}"
+	LIBRIS_ADMIN_USERNAME=$${LIBRIS_ADMIN_USERNAME:-admin} \
+	LIBRIS_ADMIN_PASSWORD=$${LIBRIS_ADMIN_PASSWORD:-libris-admin} \
+	$(CARGO) run --release --bin libris -- serve
+
+## Every test: unit, store suite on SQLite and PostgreSQL, end to end on both.
+test: postgres-status
+	$(CARGO) test --workspace --all-targets
+	@if timeout 3 bash -c '</dev/tcp/$(PG_HOST)/$(PG_PORT)' 2>/dev/null; then \
+		echo "End-to-end suite again, on PostgreSQL:"; \
+		LIBRIS_E2E_BACKEND=postgres $(CARGO) test --workspace --test e2e; \
+	else \
+		echo "WARNING: the end-to-end suite on PostgreSQL was SKIPPED (PostgreSQL unreachable)"; \
+	fi
+
+## Throughput, latency and memory figures of the release binary (not timed tests).
+bench:
+	$(CARGO) build --release -p libris-server -p libris-bench
+	$(CARGO) run --release -p libris-bench
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+# Says up front whether the PostgreSQL half of the suite will run; under CI an
+# unreachable server is an error, never a skip.
+postgres-status:
+	@if timeout 3 bash -c '</dev/tcp/$(PG_HOST)/$(PG_PORT)' 2>/dev/null; then \
+		echo "PostgreSQL reachable at $(PG_HOST):$(PG_PORT): the store suite runs on both backends"; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "ERROR: PostgreSQL unreachable at $(PG_HOST):$(PG_PORT), and CI=true forbids skipping it" >&2; exit 1; \
+	else \
+		echo "WARNING: PostgreSQL unreachable at $(PG_HOST):$(PG_PORT): the PostgreSQL half of the store suite will be SKIPPED"; \
+	fi

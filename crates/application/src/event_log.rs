@@ -1,0 +1,79 @@
+//! The event log: listing recorded events and posting custom ones.
+
+use libris_domain::events::{CustomEventName, DomainEvent, RecordedEvent};
+use libris_domain::ValidationErrors;
+use serde_json::Value;
+
+use crate::access::Admin;
+use crate::events::{record, EventContext};
+use crate::pagination::{Page, Paged};
+use crate::ports::{Clock, Store, StoreError, StoreExt};
+
+pub fn list_events(
+    store: &dyn Store,
+    _admin: &Admin,
+    name: Option<String>,
+    page: Page,
+) -> Result<Paged<RecordedEvent>, StoreError> {
+    store.read_tx(|tx| tx.list_events(name.clone(), page))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CustomEventError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Records an admin's custom event; its `data` must be a JSON object.
+pub fn publish_custom_event(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    admin: &Admin,
+    name: CustomEventName,
+    data: Value,
+) -> Result<RecordedEvent, CustomEventError> {
+    if !data.is_object() {
+        return Err(ValidationErrors::single("data", "must be a JSON object").into());
+    }
+    let context = EventContext {
+        user: Some(admin.caller().user_ref()),
+        at: clock.now(),
+    };
+    let event = DomainEvent::Custom { name, data };
+    Ok(store.write_tx(|tx| record(tx, &context, &event))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::ports::MockTx;
+    use crate::testing::{admin, fixed_clock, recorded, MockStore};
+
+    #[test]
+    fn a_custom_event_is_appended_with_its_data_and_no_projection() {
+        let mut tx = MockTx::new();
+        tx.expect_insert_audit_entries().never();
+        tx.expect_append_event()
+            .withf(|e| e.name == "member.greeted" && e.data == json!({"who": "ann"}))
+            .times(1)
+            .returning(|e| Ok(recorded(&e.name)));
+        let store = MockStore::new(tx);
+        let name = CustomEventName::parse("member.greeted").unwrap();
+        let admin = Admin::check(admin()).unwrap();
+        publish_custom_event(&store, &fixed_clock(), &admin, name, json!({"who": "ann"})).unwrap();
+    }
+
+    #[test]
+    fn custom_data_must_be_an_object() {
+        let store = MockStore::new(MockTx::new());
+        let name = CustomEventName::parse("member.greeted").unwrap();
+        let admin = Admin::check(admin()).unwrap();
+        let err =
+            publish_custom_event(&store, &fixed_clock(), &admin, name, json!([1])).unwrap_err();
+        assert!(matches!(err, CustomEventError::Invalid(e) if e.0[0].field == "data"));
+    }
+}

@@ -1,0 +1,494 @@
+//! Ports: what the use cases need from the outside world. Each trait's doc
+//! states the contract an adapter must keep.
+
+use chrono::{DateTime, Utc};
+use libris_domain::accounts::{Account, Profile, User, UserId, UserRef};
+use libris_domain::audit::{AuditEntry, NewAuditEntry};
+use libris_domain::catalog::{Author, AuthorId, Book, BookId, ImportRecord};
+use libris_domain::events::EventPattern;
+use libris_domain::events::RecordedEvent;
+use libris_domain::lending::{Loan, LoanId};
+use libris_domain::values::Password;
+use libris_domain::webhooks::{
+    AttemptLog, Delivery, DeliveryId, DeliveryStatus, Webhook, WebhookId,
+};
+use uuid::Uuid;
+
+use crate::pagination::{Page, Paged};
+
+/// The user a request acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub id: UserId,
+    pub username: String,
+    pub is_admin: bool,
+}
+
+impl Caller {
+    pub fn user_ref(&self) -> UserRef {
+        UserRef {
+            id: self.id,
+            username: self.username.clone(),
+        }
+    }
+}
+
+impl From<&User> for Caller {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id,
+            username: user.username.clone(),
+            is_admin: user.is_admin,
+        }
+    }
+}
+
+/// How a store operation can fail. Adapters map their driver's errors onto
+/// these; use cases turn the expected ones into their own errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; the string names the constraint
+    /// or column as the database reported it.
+    #[error("unique constraint violated: {0}")]
+    UniqueViolation(String),
+    /// A foreign key refused the write (a referenced row is missing or still
+    /// referenced).
+    #[error("foreign key constraint violated: {0}")]
+    ForeignKeyViolation(String),
+    #[error("store failure: {0}")]
+    Unexpected(String),
+}
+
+/// Clock port: every stored time comes from here, so tests control them.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// Password hashing. `hash` must salt; `verify` must compare in constant time
+/// and answer `false` (never an error) for a malformed hash.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait PasswordHasher: Send + Sync {
+    fn hash(&self, password: &Password) -> Result<String, StoreError>;
+    fn verify(&self, password: &str, hash: &str) -> bool;
+}
+
+/// Bearer tokens: random, long, and stored only as a one-way digest.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait TokenCodec: Send + Sync {
+    /// A fresh random token to give the user once.
+    fn generate(&self) -> String;
+    /// The digest under which a token is stored and looked up.
+    fn digest(&self, token: &str) -> String;
+}
+
+/// A user to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// Profile fields a member may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    pub bio: Option<String>,
+    pub phone: Option<String>,
+    pub subscribed_to_notifications: Option<bool>,
+}
+
+/// An author to insert or the new values of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorFields {
+    pub name: String,
+    pub bio: String,
+}
+
+/// A book's writable fields, for insert and for update alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookFields {
+    pub title: String,
+    pub author_id: AuthorId,
+    pub isbn: Option<String>,
+    pub available: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BookFilter {
+    pub author_id: Option<AuthorId>,
+    pub available: Option<bool>,
+    /// Case-insensitive substring of the title, the author's name or the ISBN.
+    pub q: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub book_id: Option<BookId>,
+    pub action: Option<String>,
+    pub user_id: Option<UserId>,
+}
+
+/// A loan to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLoan {
+    pub book_id: BookId,
+    pub book_title: String,
+    pub user_id: UserId,
+    pub borrowed_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoanFilter {
+    pub user_id: Option<UserId>,
+    pub book_id: Option<BookId>,
+    /// `Some(true)`: not returned; `Some(false)`: returned.
+    pub open: Option<bool>,
+    /// Only open loans due before this instant.
+    pub overdue_at: Option<DateTime<Utc>>,
+}
+
+/// A subscription's writable fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookFields {
+    pub url: String,
+    pub events: Vec<EventPattern>,
+    pub secret: String,
+    pub is_active: bool,
+    pub headers: Vec<(String, String)>,
+    pub description: String,
+}
+
+/// One delivery fan-out creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub webhook_id: WebhookId,
+    pub event_id: Uuid,
+    pub event: String,
+    pub next_attempt_at: DateTime<Utc>,
+    /// Set when the creator sends it at once (the test endpoint), so workers
+    /// leave it alone meanwhile.
+    pub lease_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A leased delivery with what sending it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedDelivery {
+    pub delivery: Delivery,
+    pub webhook: Webhook,
+    pub event: RecordedEvent,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    pub webhook_id: Option<WebhookId>,
+    pub status: Option<DeliveryStatus>,
+    pub event: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttemptLogFilter {
+    pub webhook_id: Option<WebhookId>,
+    pub success: Option<bool>,
+    pub event: Option<String>,
+}
+
+/// One attempt to log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttemptLog {
+    pub webhook_id: WebhookId,
+    pub delivery_id: DeliveryId,
+    pub event_id: Uuid,
+    pub event: String,
+    pub attempt: i64,
+    pub payload: String,
+    pub response_status: Option<i64>,
+    pub response_body: String,
+    pub success: bool,
+    pub error_message: Option<String>,
+    pub duration_ms: i64,
+    pub at: DateTime<Utc>,
+}
+
+/// An event to append to the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub name: String,
+    pub data: serde_json::Value,
+    pub user: Option<UserRef>,
+    pub at: DateTime<Utc>,
+}
+
+/// The unit of work: every read and write a use case makes inside one
+/// transaction. A method that returns `Option` answers `None` for a missing
+/// row; writes to a missing row are the caller's bug and may be `Unexpected`.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Tx {
+    // Accounts.
+    /// `UniqueViolation` when the username is taken.
+    fn insert_user(&mut self, user: &NewUser) -> Result<User, StoreError>;
+    fn insert_profile(&mut self, user_id: UserId, profile: &Profile) -> Result<(), StoreError>;
+    fn account(&mut self, user_id: UserId) -> Result<Option<Account>, StoreError>;
+    fn username_exists(&mut self, username: &str) -> Result<bool, StoreError>;
+    /// The user and their password hash.
+    fn credentials(&mut self, username: &str) -> Result<Option<(User, String)>, StoreError>;
+    fn update_profile(
+        &mut self,
+        user_id: UserId,
+        changes: &ProfileChanges,
+    ) -> Result<(), StoreError>;
+    /// Sets `books_borrowed` / `books_returned` from the member's loans.
+    fn recount_member_loans(&mut self, user_id: UserId) -> Result<(), StoreError>;
+    fn list_accounts(&mut self, page: Page) -> Result<Paged<Account>, StoreError>;
+    fn insert_token(
+        &mut self,
+        user_id: UserId,
+        digest: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    fn account_by_token(&mut self, digest: &str) -> Result<Option<Account>, StoreError>;
+    /// `true` when a token was revoked.
+    fn delete_token(&mut self, digest: &str) -> Result<bool, StoreError>;
+
+    // Authors.
+    fn insert_author(
+        &mut self,
+        fields: &AuthorFields,
+        at: DateTime<Utc>,
+    ) -> Result<Author, StoreError>;
+    fn author(&mut self, id: AuthorId) -> Result<Option<Author>, StoreError>;
+    fn update_author(&mut self, id: AuthorId, fields: &AuthorFields) -> Result<Author, StoreError>;
+    fn delete_author(&mut self, id: AuthorId) -> Result<(), StoreError>;
+    fn list_authors(&mut self, page: Page) -> Result<Paged<Author>, StoreError>;
+    fn count_books_by(&mut self, author_id: AuthorId) -> Result<i64, StoreError>;
+    /// Sets the author's `total_books` and `available_books` from the books
+    /// table, so the counts are true whatever happened before.
+    fn recount_author(&mut self, id: AuthorId) -> Result<(), StoreError>;
+
+    // Books.
+    /// `UniqueViolation` when the ISBN is taken.
+    fn insert_book(&mut self, fields: &BookFields, at: DateTime<Utc>) -> Result<Book, StoreError>;
+    fn book(&mut self, id: BookId) -> Result<Option<Book>, StoreError>;
+    /// `UniqueViolation` when the ISBN is taken.
+    fn update_book(
+        &mut self,
+        id: BookId,
+        fields: &BookFields,
+        at: DateTime<Utc>,
+    ) -> Result<Book, StoreError>;
+    fn delete_book(&mut self, id: BookId) -> Result<(), StoreError>;
+    fn list_books(&mut self, filter: &BookFilter, page: Page) -> Result<Paged<Book>, StoreError>;
+    /// Whether another book than `except` has this ISBN.
+    fn isbn_in_use(&mut self, isbn: &str, except: Option<BookId>) -> Result<bool, StoreError>;
+
+    // Loans.
+    /// The book's loan that has not been returned, if any.
+    fn open_loan(&mut self, book_id: BookId) -> Result<Option<Loan>, StoreError>;
+
+    /// `UniqueViolation` when the book already has an open loan.
+    fn insert_loan(&mut self, loan: &NewLoan) -> Result<Loan, StoreError>;
+    /// Sets the loan's `returned_at`.
+    fn close_loan(&mut self, loan_id: LoanId, at: DateTime<Utc>) -> Result<Loan, StoreError>;
+    fn set_book_available(
+        &mut self,
+        book_id: BookId,
+        available: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Book, StoreError>;
+    fn list_loans(&mut self, filter: &LoanFilter, page: Page) -> Result<Paged<Loan>, StoreError>;
+
+    // Bulk import.
+    /// Which of `ids` are authors.
+    fn existing_authors(&mut self, ids: &[AuthorId]) -> Result<Vec<AuthorId>, StoreError>;
+    /// Which of `isbns` some book already has.
+    fn isbns_in_use(&mut self, isbns: &[String]) -> Result<Vec<String>, StoreError>;
+    fn insert_import(
+        &mut self,
+        user: &UserRef,
+        count: i64,
+        at: DateTime<Utc>,
+    ) -> Result<ImportRecord, StoreError>;
+    /// Inserts every book in as few statements as the backend allows; answers
+    /// them in the order given. `UniqueViolation` when an ISBN is taken.
+    fn insert_books(
+        &mut self,
+        books: &[BookFields],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Book>, StoreError>;
+    fn list_imports(&mut self, page: Page) -> Result<Paged<ImportRecord>, StoreError>;
+
+    // Webhook subscriptions.
+    fn insert_webhook(
+        &mut self,
+        fields: &WebhookFields,
+        at: DateTime<Utc>,
+    ) -> Result<Webhook, StoreError>;
+    fn webhook(&mut self, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
+    fn update_webhook(
+        &mut self,
+        id: WebhookId,
+        fields: &WebhookFields,
+        at: DateTime<Utc>,
+    ) -> Result<Webhook, StoreError>;
+    fn delete_webhook(&mut self, id: WebhookId) -> Result<(), StoreError>;
+    fn list_webhooks(&mut self, page: Page) -> Result<Paged<Webhook>, StoreError>;
+    /// Every active subscription (fan-out reads them per batch).
+    fn active_webhooks(&mut self) -> Result<Vec<Webhook>, StoreError>;
+    /// Writes activity and health: `is_active`, `disabled_reason`,
+    /// `failure_count`, `failing_since`.
+    /// Resets `failure_count` and `failing_since`, if set.
+    fn clear_webhook_failures(
+        &mut self,
+        id: WebhookId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    fn save_webhook_state(
+        &mut self,
+        webhook: &Webhook,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    // Deliveries.
+    /// Up to `limit` events fan-out has not handled, oldest first; on
+    /// PostgreSQL locked `SKIP LOCKED`, so instances share the work.
+    fn claim_undispatched_events(&mut self, limit: i64) -> Result<Vec<RecordedEvent>, StoreError>;
+    fn mark_events_dispatched(&mut self, ids: &[Uuid], at: DateTime<Utc>)
+        -> Result<(), StoreError>;
+    fn insert_deliveries(
+        &mut self,
+        deliveries: &[NewDelivery],
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// Up to `limit` deliveries due at `now` and not leased, of active
+    /// webhooks not in `exclude`, oldest first, with their webhook. On
+    /// PostgreSQL the rows are locked `SKIP LOCKED` until the transaction
+    /// ends, so concurrent claimers see disjoint sets.
+    fn due_deliveries(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: i64,
+        exclude: &[WebhookId],
+    ) -> Result<Vec<(DeliveryId, WebhookId)>, StoreError>;
+    /// Leases these deliveries until `lease_until`; answers them with their
+    /// webhook and event, oldest first.
+    fn lease_deliveries(
+        &mut self,
+        ids: &[DeliveryId],
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    fn delivery(&mut self, id: DeliveryId) -> Result<Option<Delivery>, StoreError>;
+    /// Writes status, attempts, retry base, next attempt, last error, and
+    /// releases the lease.
+    fn save_delivery(&mut self, delivery: &Delivery, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Makes deliveries due at `at`: the given ones whatever their state
+    /// (queued again, the schedule starting over), or else every pending
+    /// unleased one, of `webhook` if given. Answers how many.
+    fn make_deliveries_due(
+        &mut self,
+        webhook: Option<WebhookId>,
+        ids: &[DeliveryId],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+    /// Deliveries in `status` last changed at or after `since`.
+    fn count_deliveries_since(
+        &mut self,
+        status: DeliveryStatus,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+    /// Deletes finished deliveries (not pending) last changed before `before`,
+    /// and attempt logs written before it; answers how many of each.
+    fn prune_deliveries(&mut self, before: DateTime<Utc>) -> Result<(usize, usize), StoreError>;
+    fn list_deliveries(
+        &mut self,
+        filter: &DeliveryFilter,
+        page: Page,
+    ) -> Result<Paged<Delivery>, StoreError>;
+    fn insert_attempt_logs(
+        &mut self,
+        logs: &[NewAttemptLog],
+    ) -> Result<Vec<AttemptLog>, StoreError>;
+    fn list_attempt_logs(
+        &mut self,
+        filter: &AttemptLogFilter,
+        page: Page,
+    ) -> Result<Paged<AttemptLog>, StoreError>;
+
+    // Audit log.
+    fn insert_audit_entries(&mut self, entries: &[NewAuditEntry]) -> Result<(), StoreError>;
+    fn list_audit_entries(
+        &mut self,
+        filter: &AuditFilter,
+        page: Page,
+    ) -> Result<Paged<AuditEntry>, StoreError>;
+
+    // Outbox.
+    fn append_event(&mut self, event: &NewEvent) -> Result<RecordedEvent, StoreError>;
+    fn list_events(
+        &mut self,
+        name: Option<String>,
+        page: Page,
+    ) -> Result<Paged<RecordedEvent>, StoreError>;
+}
+
+/// Runs work in database transactions. Object safe; use the generic helpers of
+/// [`StoreExt`].
+pub trait Store: Send + Sync {
+    /// Runs `work` in one write transaction (on SQLite `BEGIN IMMEDIATE`, so
+    /// two writers queue instead of failing). Commits when `work` returns
+    /// `true`, rolls back when it returns `false`. An error is a failure to
+    /// begin or commit.
+    fn write(&self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<(), StoreError>;
+    /// Runs `work` on a connection for reads; nothing it does is committed.
+    fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<(), StoreError>;
+}
+
+/// Typed wrappers around [`Store`]: the closure's `Err` rolls back and is
+/// returned as it is.
+pub trait StoreExt {
+    fn write_tx<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E>;
+    fn read_tx<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E>;
+}
+
+fn run<T, E: From<StoreError>>(
+    begin: impl FnOnce(&mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<(), StoreError>,
+    work: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut work = Some(work);
+    let mut outcome = None;
+    begin(&mut |tx| {
+        let Some(work) = work.take() else {
+            return false;
+        };
+        let result = work(tx);
+        let commit = result.is_ok();
+        outcome = Some(result);
+        commit
+    })?;
+    outcome
+        .unwrap_or_else(|| Err(StoreError::Unexpected("transaction body never ran".into()).into()))
+}
+
+impl<S: Store + ?Sized> StoreExt for S {
+    fn write_tx<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        run(|body| self.write(body), work)
+    }
+
+    fn read_tx<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        run(|body| self.read(body), work)
+    }
+}

@@ -1,0 +1,204 @@
+//! What admins do with deliveries: read them and their attempts, queue one
+//! again, and ping a subscription.
+
+use libris_domain::events::DomainEvent;
+use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryId, DeliveryStatus, WebhookId};
+
+use super::pipeline::{job, DeliveryJob};
+use super::retry::DeliverySettings;
+use super::subscriptions::WebhookError;
+use crate::access::Admin;
+use crate::events::{record, EventContext};
+use crate::pagination::{Page, Paged};
+use crate::ports::{
+    AttemptLogFilter, Clock, DeliveryFilter, NewDelivery, Store, StoreError, StoreExt,
+};
+
+pub fn list_deliveries(
+    store: &dyn Store,
+    _admin: &Admin,
+    filter: &DeliveryFilter,
+    page: Page,
+) -> Result<Paged<Delivery>, StoreError> {
+    store.read_tx(|tx| tx.list_deliveries(filter, page))
+}
+
+pub fn list_attempt_logs(
+    store: &dyn Store,
+    _admin: &Admin,
+    filter: &AttemptLogFilter,
+    page: Page,
+) -> Result<Paged<AttemptLog>, StoreError> {
+    store.read_tx(|tx| tx.list_attempt_logs(filter, page))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedeliverError {
+    #[error("no delivery with this id")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Queues a delivery again, due now, whatever its state; the retry schedule
+/// starts over from here.
+pub fn redeliver(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    _admin: &Admin,
+    id: DeliveryId,
+) -> Result<Delivery, RedeliverError> {
+    let now = clock.now();
+    let delivery = store.write_tx(|tx| {
+        let mut delivery = tx.delivery(id)?.ok_or(RedeliverError::NotFound)?;
+        delivery.status = DeliveryStatus::Pending;
+        delivery.retry_base = delivery.attempts;
+        delivery.next_attempt_at = now;
+        tx.save_delivery(&delivery, now)?;
+        Ok::<_, RedeliverError>(delivery)
+    })?;
+    tracing::info!(delivery_id = id, webhook_id = %delivery.webhook_id, "delivery queued again");
+    Ok(delivery)
+}
+
+/// Records a `webhook.test` event for this subscription only, with its
+/// delivery leased to the caller, who sends it at once and records the
+/// attempt like any other.
+pub fn prepare_test(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    settings: &DeliverySettings,
+    admin: &Admin,
+    webhook_id: WebhookId,
+) -> Result<DeliveryJob, WebhookError> {
+    let now = clock.now();
+    store.write_tx(|tx| {
+        let webhook = tx.webhook(webhook_id)?.ok_or(WebhookError::NotFound)?;
+        let context = EventContext {
+            user: Some(admin.caller().user_ref()),
+            at: now,
+        };
+        let event = record(tx, &context, &DomainEvent::WebhookTest { webhook_id })?;
+        // Other subscriptions do not get another's ping.
+        tx.mark_events_dispatched(&[event.id], now)?;
+        let delivery = NewDelivery {
+            webhook_id,
+            event_id: event.id,
+            event: event.event.clone(),
+            next_attempt_at: now,
+            lease_until: Some(now + settings.lease),
+            created_at: now,
+        };
+        let delivery = tx
+            .insert_deliveries(&[delivery])?
+            .pop()
+            .ok_or_else(|| StoreError::Unexpected("the test delivery was not created".into()))?;
+        Ok(job(delivery, &webhook, &event))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use libris_domain::events::EventPattern;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::ports::MockTx;
+    use crate::testing::{admin, at, fixed_clock, recorded, webhook, MockStore};
+
+    fn admin_caller() -> Admin {
+        Admin::check(admin()).unwrap()
+    }
+
+    fn dead_delivery() -> Delivery {
+        Delivery {
+            id: 3,
+            webhook_id: Uuid::from_u128(7),
+            event_id: Uuid::from_u128(1),
+            event: "book.created".into(),
+            status: DeliveryStatus::Dead,
+            attempts: 4,
+            retry_base: 0,
+            next_attempt_at: at(-100),
+            last_error: Some("HTTP 500".into()),
+            created_at: at(-200),
+        }
+    }
+
+    #[test]
+    fn redeliver_makes_a_dead_delivery_due_now_with_a_fresh_schedule() {
+        let mut tx = MockTx::new();
+        tx.expect_delivery()
+            .returning(|_| Ok(Some(dead_delivery())));
+        tx.expect_save_delivery()
+            .withf(|d, _| {
+                d.status == DeliveryStatus::Pending
+                    && d.retry_base == 4
+                    && d.next_attempt_at == at(0)
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let store = MockStore::new(tx);
+        let delivery = redeliver(&store, &fixed_clock(), &admin_caller(), 3).unwrap();
+        assert_eq!(delivery.attempts, 4, "attempts keep counting");
+    }
+
+    #[test]
+    fn redeliver_of_a_missing_delivery_is_not_found() {
+        let mut tx = MockTx::new();
+        tx.expect_delivery().returning(|_| Ok(None));
+        let store = MockStore::new(tx);
+        assert!(matches!(
+            redeliver(&store, &fixed_clock(), &admin_caller(), 3),
+            Err(RedeliverError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn a_test_ping_records_webhook_test_for_this_subscription_only() {
+        let mut tx = MockTx::new();
+        tx.expect_webhook().returning(|id| {
+            let mut hook = webhook("https://a.example/hook", vec![EventPattern::Everything]);
+            hook.id = id;
+            Ok(Some(hook))
+        });
+        tx.expect_append_event()
+            .withf(|e| {
+                e.name == "webhook.test" && e.data["webhook_id"] == Uuid::from_u128(7).to_string()
+            })
+            .times(1)
+            .returning(|e| Ok(recorded(&e.name)));
+        tx.expect_mark_events_dispatched()
+            .withf(|ids, _| ids == [Uuid::nil()])
+            .times(1)
+            .returning(|_, _| Ok(()));
+        tx.expect_insert_deliveries()
+            .withf(|d| d.len() == 1 && d[0].lease_until == Some(at(15)))
+            .returning(|d| {
+                Ok(vec![Delivery {
+                    id: 11,
+                    webhook_id: d[0].webhook_id,
+                    event_id: d[0].event_id,
+                    event: d[0].event.clone(),
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    retry_base: 0,
+                    next_attempt_at: d[0].next_attempt_at,
+                    last_error: None,
+                    created_at: d[0].created_at,
+                }])
+            });
+        let store = MockStore::new(tx);
+        let job = prepare_test(
+            &store,
+            &fixed_clock(),
+            &DeliverySettings::default(),
+            &admin_caller(),
+            Uuid::from_u128(7),
+        )
+        .unwrap();
+        assert_eq!(job.delivery.id, 11);
+        assert_eq!(job.request.url, "https://a.example/hook");
+        assert_eq!(job.request.event, "webhook.test");
+    }
+}

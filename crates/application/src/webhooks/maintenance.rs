@@ -1,0 +1,111 @@
+//! Operators' chores on deliveries (`libris deliveries …`): send what is
+//! queued now, watch the failure rate, prune old history.
+
+use std::time::Duration;
+
+use libris_domain::webhooks::{DeliveryId, DeliveryStatus, WebhookId};
+
+use crate::ports::{Clock, Store, StoreError, StoreExt};
+
+/// Which deliveries to make due now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DueScope {
+    pub webhook: Option<WebhookId>,
+    /// Given deliveries are queued again whatever their state.
+    pub deliveries: Vec<DeliveryId>,
+}
+
+/// Makes the deliveries in `scope` due now; answers how many.
+pub fn make_due(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    scope: &DueScope,
+) -> Result<usize, StoreError> {
+    let now = clock.now();
+    store.write_tx(|tx| tx.make_deliveries_due(scope.webhook, &scope.deliveries, now))
+}
+
+/// How many deliveries reached `status` within the last `window`.
+pub fn count_recent(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    status: DeliveryStatus,
+    window: Duration,
+) -> Result<i64, StoreError> {
+    let since = clock.now() - window;
+    store.read_tx(|tx| tx.count_deliveries_since(status, since))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub deliveries: usize,
+    pub attempts: usize,
+}
+
+/// Deletes finished deliveries and attempt logs older than `age`. Pending
+/// deliveries are kept whatever their age: they are still owed.
+pub fn prune(store: &dyn Store, clock: &dyn Clock, age: Duration) -> Result<Pruned, StoreError> {
+    let before = clock.now() - age;
+    let (deliveries, attempts) = store.write_tx(|tx| tx.prune_deliveries(before))?;
+    tracing::info!(deliveries, attempts, "delivery history pruned");
+    Ok(Pruned {
+        deliveries,
+        attempts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use mockall::predicate::eq;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::ports::MockTx;
+    use crate::testing::{at, fixed_clock, MockStore};
+
+    #[test]
+    fn make_due_passes_the_scope_and_now() {
+        let mut tx = MockTx::new();
+        tx.expect_make_deliveries_due()
+            .withf(|webhook, ids, when| {
+                *webhook == Some(Uuid::from_u128(7)) && ids == [3, 4] && *when == at(0)
+            })
+            .times(1)
+            .returning(|_, ids, _| Ok(ids.len()));
+        let store = MockStore::new(tx);
+        let scope = DueScope {
+            webhook: Some(Uuid::from_u128(7)),
+            deliveries: vec![3, 4],
+        };
+        assert_eq!(make_due(&store, &fixed_clock(), &scope).unwrap(), 2);
+        assert_eq!(store.commits(), 1);
+    }
+
+    #[test]
+    fn windows_and_ages_count_back_from_now() {
+        let mut tx = MockTx::new();
+        tx.expect_count_deliveries_since()
+            .with(eq(DeliveryStatus::Failed), eq(at(-600)))
+            .returning(|_, _| Ok(51));
+        tx.expect_prune_deliveries()
+            .with(eq(at(-30 * 86_400)))
+            .returning(|_| Ok((5, 9)));
+        let store = MockStore::new(tx);
+        let failed = count_recent(
+            &store,
+            &fixed_clock(),
+            DeliveryStatus::Failed,
+            Duration::from_secs(600),
+        )
+        .unwrap();
+        assert_eq!(failed, 51);
+        let pruned = prune(&store, &fixed_clock(), Duration::from_secs(30 * 86_400)).unwrap();
+        assert_eq!(
+            pruned,
+            Pruned {
+                deliveries: 5,
+                attempts: 9
+            }
+        );
+    }
+}

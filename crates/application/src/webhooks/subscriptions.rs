@@ -1,0 +1,486 @@
+//! Subscriptions: admins create, read, change, pause and delete them.
+
+use libris_domain::events::EventPattern;
+use libris_domain::values::check_printable;
+use libris_domain::webhooks::{Webhook, WebhookId};
+use libris_domain::{FieldError, ValidationErrors};
+
+use super::ports::EndpointPolicy;
+use crate::access::Admin;
+use crate::pagination::{Page, Paged};
+use crate::ports::{Clock, Store, StoreError, StoreExt, WebhookFields};
+
+/// A subscription's fields as the client sent them; `None` is "not given".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookInput {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub secret: Option<String>,
+    pub is_active: Option<bool>,
+    pub headers: Option<Vec<(String, String)>>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("no webhook with this id")]
+    NotFound,
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const MAX_URL_CHARS: usize = 2000;
+const MAX_DESCRIPTION_CHARS: usize = 500;
+const MAX_PATTERNS: usize = 50;
+
+fn required<T>(field: &str, value: Option<T>) -> Result<T, FieldError> {
+    value.ok_or_else(|| FieldError::new(field, "this field is required"))
+}
+
+/// Merges `input` over `current` (or the defaults of a new subscription) and
+/// checks the result, reporting every problem.
+fn merge(
+    policy: &dyn EndpointPolicy,
+    input: WebhookInput,
+    current: Option<&Webhook>,
+) -> Result<WebhookFields, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let url = input.url.or_else(|| current.map(|w| w.url.clone()));
+    let url = errors.check(required("url", url)).and_then(|url| {
+        let url = url.trim().to_owned();
+        let checked = if url.chars().count() > MAX_URL_CHARS {
+            Err(format!("must be at most {MAX_URL_CHARS} characters"))
+        } else if let Err(e) = check_printable("url", &url, false) {
+            Err(e.message)
+        } else {
+            policy.check_target(&url)
+        };
+        errors.check(checked.map(|()| url).map_err(|m| FieldError::new("url", m)))
+    });
+    let events = match input.events {
+        Some(names) if names.is_empty() => {
+            errors.push(FieldError::new("events", "name at least one event pattern"));
+            None
+        }
+        Some(names) if names.len() > MAX_PATTERNS => {
+            errors.push(FieldError::new(
+                "events",
+                format!("at most {MAX_PATTERNS} patterns"),
+            ));
+            None
+        }
+        Some(names) => {
+            let parsed: Vec<_> = names
+                .iter()
+                .filter_map(|n| errors.check(EventPattern::parse(n.trim())))
+                .collect();
+            (parsed.len() == names.len()).then_some(parsed)
+        }
+        None => errors.check(required("events", current.map(|w| w.events.clone()))),
+    };
+    let secret = match input.secret {
+        Some(secret) => errors.check(
+            check_printable("secret", &secret, false)
+                .and_then(|()| {
+                    policy
+                        .check_secret(&secret)
+                        .map_err(|m| FieldError::new("secret", m))
+                })
+                .map(|()| secret),
+        ),
+        None => Some(current.map_or_else(|| policy.generate_secret(), |w| w.secret.clone())),
+    };
+    let headers = input
+        .headers
+        .or_else(|| current.map(|w| w.headers.clone()))
+        .unwrap_or_default();
+    let headers = errors.check(
+        policy
+            .check_headers(&headers)
+            .map(|()| headers)
+            .map_err(|m| FieldError::new("headers", m)),
+    );
+    let description = input
+        .description
+        .or_else(|| current.map(|w| w.description.clone()))
+        .unwrap_or_default();
+    errors.check(check_printable("description", &description, true));
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        errors.push(FieldError::new(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        ));
+    }
+    let is_active = input
+        .is_active
+        .or(current.map(|w| w.is_active))
+        .unwrap_or(true);
+    match (url, events, secret, headers) {
+        (Some(url), Some(events), Some(secret), Some(headers)) if errors.is_empty() => {
+            Ok(WebhookFields {
+                url,
+                events,
+                secret,
+                is_active,
+                headers,
+                description,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// Creates a subscription. Its URL is checked (DNS included) before the
+/// transaction, so a slow resolver holds no database lock.
+pub fn create_webhook(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    policy: &dyn EndpointPolicy,
+    _admin: &Admin,
+    input: WebhookInput,
+) -> Result<Webhook, WebhookError> {
+    let fields = merge(policy, input, None)?;
+    let at = clock.now();
+    let webhook = store.write_tx(|tx| tx.insert_webhook(&fields, at))?;
+    tracing::info!(webhook_id = %webhook.id, url = %webhook.url, "webhook created");
+    Ok(webhook)
+}
+
+pub fn get_webhook(
+    store: &dyn Store,
+    _admin: &Admin,
+    id: WebhookId,
+) -> Result<Webhook, WebhookError> {
+    store
+        .read_tx(|tx| tx.webhook(id))?
+        .ok_or(WebhookError::NotFound)
+}
+
+pub fn list_webhooks(
+    store: &dyn Store,
+    _admin: &Admin,
+    page: Page,
+) -> Result<Paged<Webhook>, StoreError> {
+    store.read_tx(|tx| tx.list_webhooks(page))
+}
+
+/// Changes a subscription. `full` (PUT) needs `url` and `events`; PATCH
+/// changes what it is given.
+pub fn update_webhook(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    policy: &dyn EndpointPolicy,
+    _admin: &Admin,
+    id: WebhookId,
+    input: WebhookInput,
+    full: bool,
+) -> Result<Webhook, WebhookError> {
+    if full {
+        let mut errors = ValidationErrors::default();
+        errors.check(required("url", input.url.as_ref()));
+        errors.check(required("events", input.events.as_ref()));
+        errors.into_result()?;
+    }
+    let current = store
+        .read_tx(|tx| tx.webhook(id))?
+        .ok_or(WebhookError::NotFound)?;
+    let reactivated = input.is_active == Some(true) && !current.is_active;
+    let fields = merge(policy, input, Some(&current))?;
+    let at = clock.now();
+    store.write_tx(|tx| {
+        tx.webhook(id)?.ok_or(WebhookError::NotFound)?;
+        let mut webhook = tx.update_webhook(id, &fields, at)?;
+        if reactivated {
+            webhook.failure_count = 0;
+            webhook.failing_since = None;
+            webhook.disabled_reason = None;
+            tx.save_webhook_state(&webhook, at)?;
+        }
+        Ok(webhook)
+    })
+}
+
+pub fn delete_webhook(
+    store: &dyn Store,
+    _admin: &Admin,
+    id: WebhookId,
+) -> Result<(), WebhookError> {
+    store.write_tx(|tx| {
+        tx.webhook(id)?.ok_or(WebhookError::NotFound)?;
+        Ok::<_, WebhookError>(tx.delete_webhook(id)?)
+    })?;
+    tracing::info!(webhook_id = %id, "webhook deleted");
+    Ok(())
+}
+
+/// Turns a subscription on (clearing its failure history) or off.
+pub fn set_active(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    admin: &Admin,
+    id: WebhookId,
+    active: bool,
+) -> Result<Webhook, WebhookError> {
+    let at = clock.now();
+    store.write_tx(|tx| {
+        let mut webhook = tx.webhook(id)?.ok_or(WebhookError::NotFound)?;
+        webhook.is_active = active;
+        if active {
+            webhook.failure_count = 0;
+            webhook.failing_since = None;
+            webhook.disabled_reason = None;
+        } else {
+            webhook.disabled_reason = Some(format!("deactivated by {}", admin.caller().username));
+        }
+        tx.save_webhook_state(&webhook, at)?;
+        Ok(webhook)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use mockall::predicate::always;
+
+    use super::*;
+    use crate::ports::MockTx;
+    use crate::testing::{admin, at, fixed_clock, webhook, MockStore};
+    use crate::webhooks::ports::MockEndpointPolicy;
+
+    fn admin_caller() -> Admin {
+        Admin::check(admin()).unwrap()
+    }
+
+    fn permissive() -> MockEndpointPolicy {
+        let mut policy = MockEndpointPolicy::new();
+        policy.expect_check_target().returning(|url| {
+            if url.contains("10.0.0.1") {
+                Err("resolves to a private, loopback or link-local address".into())
+            } else {
+                Ok(())
+            }
+        });
+        policy.expect_check_secret().returning(|s| {
+            if s.len() >= 8 {
+                Ok(())
+            } else {
+                Err("too short".into())
+            }
+        });
+        policy
+            .expect_generate_secret()
+            .returning(|| "whsec_generated".into());
+        policy.expect_check_headers().returning(|h| {
+            if h.iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            {
+                Err("Content-Type cannot be overridden".into())
+            } else {
+                Ok(())
+            }
+        });
+        policy
+    }
+
+    fn input(url: &str, events: &[&str]) -> WebhookInput {
+        WebhookInput {
+            url: Some(url.into()),
+            events: Some(events.iter().map(|e| e.to_string()).collect()),
+            ..WebhookInput::default()
+        }
+    }
+
+    #[test]
+    fn create_generates_a_secret_when_none_is_given() {
+        let mut tx = MockTx::new();
+        tx.expect_insert_webhook()
+            .withf(|f, _| f.secret == "whsec_generated" && f.is_active && f.events.len() == 2)
+            .times(1)
+            .returning(|f, _| Ok(webhook(&f.url, f.events.clone())));
+        let store = MockStore::new(tx);
+        let created = create_webhook(
+            &store,
+            &fixed_clock(),
+            &permissive(),
+            &admin_caller(),
+            input("https://a.example/hook", &["book.created", "author.*"]),
+        );
+        assert_eq!(created.unwrap().url, "https://a.example/hook");
+    }
+
+    #[test]
+    fn a_given_secret_is_kept() {
+        let mut tx = MockTx::new();
+        tx.expect_insert_webhook()
+            .withf(|f, _| f.secret == "my-secret-key")
+            .returning(|f, _| Ok(webhook(&f.url, f.events.clone())));
+        let store = MockStore::new(tx);
+        let with_secret = WebhookInput {
+            secret: Some("my-secret-key".into()),
+            ..input("https://a.example/", &["*"])
+        };
+        create_webhook(
+            &store,
+            &fixed_clock(),
+            &permissive(),
+            &admin_caller(),
+            with_secret,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_and_nothing_written() {
+        let mut tx = MockTx::new();
+        tx.expect_insert_webhook().never();
+        let store = MockStore::new(tx);
+        let bad = WebhookInput {
+            url: Some("http://10.0.0.1/hook".into()),
+            events: Some(vec!["book.created".into(), "not a pattern".into()]),
+            secret: Some("short".into()),
+            headers: Some(vec![("Content-Type".into(), "text/plain".into())]),
+            description: Some("d".repeat(501)),
+            is_active: None,
+        };
+        let Err(WebhookError::Invalid(errors)) =
+            create_webhook(&store, &fixed_clock(), &permissive(), &admin_caller(), bad)
+        else {
+            panic!("expected a validation error")
+        };
+        let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["url", "events", "secret", "headers", "description"]
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_stored_text() {
+        let store = MockStore::new(MockTx::new());
+        let bad = WebhookInput {
+            secret: Some("nul\u{0}secret".into()),
+            description: Some("bell\u{7}".into()),
+            ..input("https://a.example/\u{0}", &["*"])
+        };
+        let Err(WebhookError::Invalid(errors)) =
+            create_webhook(&store, &fixed_clock(), &permissive(), &admin_caller(), bad)
+        else {
+            panic!("expected a validation error")
+        };
+        let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["url", "secret", "description"]);
+    }
+
+    #[test]
+    fn url_and_events_are_required_on_create_and_put() {
+        let store = MockStore::new(MockTx::new());
+        let Err(WebhookError::Invalid(errors)) = create_webhook(
+            &store,
+            &fixed_clock(),
+            &permissive(),
+            &admin_caller(),
+            WebhookInput::default(),
+        ) else {
+            panic!("expected a validation error")
+        };
+        let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["url", "events"]);
+        let put = update_webhook(
+            &store,
+            &fixed_clock(),
+            &permissive(),
+            &admin_caller(),
+            uuid::Uuid::nil(),
+            WebhookInput::default(),
+            true,
+        );
+        assert!(matches!(put, Err(WebhookError::Invalid(_))));
+        let empty = create_webhook(
+            &store,
+            &fixed_clock(),
+            &permissive(),
+            &admin_caller(),
+            input("https://a.example/", &[]),
+        );
+        assert!(matches!(empty, Err(WebhookError::Invalid(e)) if e.0[0].field == "events"));
+    }
+
+    #[test]
+    fn a_patch_keeps_what_it_does_not_name_and_reactivation_clears_the_failures() {
+        let mut tx = MockTx::new();
+        tx.expect_webhook().returning(|_| {
+            let mut hook = webhook("https://old.example/", vec![EventPattern::Everything]);
+            hook.is_active = false;
+            hook.failure_count = 9;
+            hook.failing_since = Some(at(0));
+            hook.disabled_reason = Some("the endpoint answered 410 Gone".into());
+            Ok(Some(hook))
+        });
+        tx.expect_update_webhook()
+            .withf(|_, f, _| {
+                f.url == "https://old.example/" && f.is_active && f.secret == "my-secret-key"
+            })
+            .returning(|_, f, _| {
+                Ok(Webhook {
+                    is_active: f.is_active,
+                    failure_count: 9,
+                    ..webhook(&f.url, f.events.clone())
+                })
+            });
+        tx.expect_save_webhook_state()
+            .withf(|w, _| {
+                w.failure_count == 0 && w.failing_since.is_none() && w.disabled_reason.is_none()
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let store = MockStore::new(tx);
+        let patch = WebhookInput {
+            is_active: Some(true),
+            ..WebhookInput::default()
+        };
+        let updated = update_webhook(
+            &store,
+            &fixed_clock(),
+            &permissive(),
+            &admin_caller(),
+            uuid::Uuid::nil(),
+            patch,
+            false,
+        )
+        .unwrap();
+        assert_eq!(updated.failure_count, 0);
+    }
+
+    #[test]
+    fn deactivation_names_who_and_a_missing_webhook_is_not_found() {
+        let mut tx = MockTx::new();
+        tx.expect_webhook().with(always()).returning(|id| {
+            Ok((!id.is_nil())
+                .then(|| webhook("https://a.example/", vec![EventPattern::Everything])))
+        });
+        tx.expect_save_webhook_state()
+            .withf(|w, _| {
+                !w.is_active && w.disabled_reason.as_deref() == Some("deactivated by admin")
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let store = MockStore::new(tx);
+        set_active(
+            &store,
+            &fixed_clock(),
+            &admin_caller(),
+            uuid::Uuid::from_u128(1),
+            false,
+        )
+        .unwrap();
+        let missing = set_active(
+            &store,
+            &fixed_clock(),
+            &admin_caller(),
+            uuid::Uuid::nil(),
+            true,
+        );
+        assert!(matches!(missing, Err(WebhookError::NotFound)));
+    }
+}

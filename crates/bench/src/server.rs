@@ -1,0 +1,101 @@
+//! Starts the release `libris` binary on a fresh SQLite file and a free port,
+//! and reads its peak memory from /proc.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ADMIN: (&str, &str) = ("admin", "bench-admin-password");
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    database: PathBuf,
+}
+
+impl Server {
+    pub async fn start(extra_env: &[(&str, &str)]) -> Self {
+        let binary = std::env::var("LIBRIS_BIN").unwrap_or_else(|_| "target/release/libris".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let database =
+            std::env::temp_dir().join(format!("libris-bench-{port}-{}.db", std::process::id()));
+        let mut command = Command::new(&binary);
+        command
+            .arg("serve")
+            .env("DATABASE_URL", format!("sqlite://{}", database.display()))
+            .env("LIBRIS_PORT", port.to_string())
+            .env("LIBRIS_ADMIN_USERNAME", ADMIN.0)
+            .env("LIBRIS_ADMIN_PASSWORD", ADMIN.1)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        let child = command.spawn().unwrap_or_else(|e| {
+            panic!("cannot start {binary} (run `cargo build --release` first): {e}")
+        });
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            database,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if reqwest::get(format!("{}/readyz", self.base))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not become ready within 30 s");
+    }
+
+    /// Peak resident memory so far, in MiB (VmHWM).
+    pub fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kib| kib / 1024.0)
+    }
+
+    pub async fn token(&self, client: &reqwest::Client) -> String {
+        let body = serde_json::json!({"username": ADMIN.0, "password": ADMIN.1});
+        let reply: serde_json::Value = client
+            .post(format!("{}/api/auth/token/", self.base))
+            .json(&body)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("a token")
+            .json()
+            .await
+            .expect("JSON");
+        reply["token"].as_str().expect("a token").to_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = self.database.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}

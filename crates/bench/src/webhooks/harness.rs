@@ -1,0 +1,101 @@
+//! A fresh server for one scenario, with an admin token, one author to file
+//! books under, and a way to subscribe receivers to `book.created`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::server::Server;
+
+/// Loopback receivers need private targets allowed.
+const ENV: &[(&str, &str)] = &[("LIBRIS_WEBHOOK_ALLOW_PRIVATE", "true")];
+
+pub struct Harness {
+    pub server: Server,
+    pub books: BookCreator,
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        let server = Server::start(ENV).await;
+        let client = reqwest::Client::new();
+        let token = server.token(&client).await;
+        let author = post(
+            &client,
+            &server.base,
+            "authors",
+            &token,
+            json!({"name": "Bench"}),
+        )
+        .await["id"]
+            .as_i64()
+            .expect("the author's id");
+        let books = BookCreator {
+            url: format!("{}/api/books/", server.base),
+            client,
+            token,
+            author,
+        };
+        Self { server, books }
+    }
+
+    /// Subscribes `url` to `book.created`.
+    pub async fn subscribe(&self, url: &str) {
+        let body = json!({"url": url, "events": ["book.created"], "secret": "bench-secret"});
+        let b = &self.books;
+        post(&b.client, &self.server.base, "webhooks", &b.token, body).await;
+    }
+}
+
+async fn post(client: &reqwest::Client, base: &str, what: &str, token: &str, body: Value) -> Value {
+    let response = client
+        .post(format!("{base}/api/{what}/"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("the request");
+    assert_eq!(response.status(), 201, "POST /api/{what}/ creates");
+    response.json().await.expect("JSON")
+}
+
+/// A book created over HTTP: its id, when its request was sent, and how long
+/// the request took.
+pub struct Created {
+    pub book: i64,
+    pub sent: Instant,
+    pub latency: Duration,
+}
+
+/// Creates books as the admin; cheap to clone into client tasks.
+#[derive(Clone)]
+pub struct BookCreator {
+    client: reqwest::Client,
+    url: String,
+    token: String,
+    author: i64,
+}
+
+impl BookCreator {
+    /// `POST /api/books/`; panics unless it answers 201.
+    pub async fn create(&self, n: usize) -> Created {
+        let sent = Instant::now();
+        let response = self
+            .client
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .json(&json!({"title": format!("Bench book {n}"), "author": self.author}))
+            .send()
+            .await
+            .expect("the book request");
+        let status = response.status();
+        let body: Value = response.json().await.expect("JSON");
+        let latency = sent.elapsed();
+        assert_eq!(status, 201, "a book is created: {body}");
+        Created {
+            book: body["id"].as_i64().expect("the book's id"),
+            sent,
+            latency,
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Libris's domain: the library's entities, the values that can be wrong
+//! parsed once into types that cannot be, and the domain events every change
+//! produces. Nothing here performs I/O.
+
+pub mod accounts;
+pub mod audit;
+pub mod catalog;
+pub mod events;
+pub mod lending;
+pub mod validation;
+pub mod values;
+pub mod webhooks;
+
+pub use validation::{FieldError, ValidationErrors};

@@ -1,0 +1,266 @@
+//! Every error the API answers, as JSON `{code, message, details}`; the one
+//! place where use-case errors become status codes.
+//!
+//! Policy: expected failures (validation, not found, conflicts, auth) carry a
+//! stable `code` and a message meant for the client. Store failures and
+//! anything unexpected are logged here with their cause and answered as a bare
+//! 500: a 5xx never leaks internals.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use libris_application::access::NotAnAdmin;
+use libris_application::accounts::{LoginError, MeError, RegisterError};
+use libris_application::authors::AuthorError;
+use libris_application::books::BookError;
+use libris_application::event_log::CustomEventError;
+use libris_application::imports::ImportError;
+use libris_application::lending::LendingError;
+use libris_application::webhooks::delivery::RedeliverError;
+use libris_application::webhooks::subscriptions::WebhookError;
+use libris_application::StoreError;
+use libris_domain::{FieldError, ValidationErrors};
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+    details: &'a [FieldError],
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    pub fn with_details(mut self, details: Vec<FieldError>) -> Self {
+        self.details = details;
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "authentication required: send `Authorization: Bearer <token>`",
+        )
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    pub fn invalid(errors: ValidationErrors) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_error",
+            "the request has invalid fields",
+        )
+        .with_details(errors.0)
+    }
+
+    /// Logs the cause and answers a 500 that says nothing about it.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed unexpectedly");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal server error",
+        )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(Body {
+            code: self.code,
+            message: &self.message,
+            details: &self.details,
+        })
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::invalid(errors)
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        Self::invalid(error.into())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::internal(&error)
+    }
+}
+
+impl From<NotAnAdmin> for ApiError {
+    fn from(error: NotAnAdmin) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", error.to_string())
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::UsernameTaken => {
+                Self::conflict("a user with this username already exists")
+                    .with_details(vec![FieldError::new("username", "is already taken")])
+            }
+            RegisterError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "unknown username or wrong password",
+            ),
+            LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<MeError> for ApiError {
+    fn from(error: MeError) -> Self {
+        match error {
+            MeError::Gone => Self::unauthorized(),
+            MeError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<AuthorError> for ApiError {
+    fn from(error: AuthorError) -> Self {
+        match error {
+            AuthorError::NotFound => Self::not_found("author"),
+            AuthorError::HasBooks(n) => Self::conflict(format!(
+                "the author still has {n} book(s); delete or move them first"
+            )),
+            AuthorError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<BookError> for ApiError {
+    fn from(error: BookError) -> Self {
+        match error {
+            BookError::NotFound => Self::not_found("book"),
+            BookError::Invalid(errors) => errors.into(),
+            BookError::OnLoan => Self::conflict("the book is on loan"),
+            BookError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CustomEventError> for ApiError {
+    fn from(error: CustomEventError) -> Self {
+        match error {
+            CustomEventError::Invalid(errors) => errors.into(),
+            CustomEventError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<LendingError> for ApiError {
+    fn from(error: LendingError) -> Self {
+        match error {
+            LendingError::NotFound => Self::not_found("book"),
+            LendingError::NotAvailable => Self::conflict("the book is not available"),
+            LendingError::NoOpenLoan => Self::conflict("you have no open loan of this book"),
+            LendingError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(error: ImportError) -> Self {
+        match error {
+            ImportError::BatchSize { limit, got } => Self::invalid(ValidationErrors::single(
+                "items",
+                format!("an import holds 1 to {limit} items; this one has {got}"),
+            )),
+            ImportError::Invalid(errors) => errors.into(),
+            ImportError::IsbnTaken => Self::conflict(
+                "a book with one of these ISBNs was created meanwhile; nothing was imported",
+            ),
+            ImportError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(error: WebhookError) -> Self {
+        match error {
+            WebhookError::NotFound => Self::not_found("webhook"),
+            WebhookError::Invalid(errors) => errors.into(),
+            WebhookError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<RedeliverError> for ApiError {
+    fn from(error: RedeliverError) -> Self {
+        match error {
+            RedeliverError::NotFound => Self::not_found("delivery"),
+            RedeliverError::Store(e) => e.into(),
+        }
+    }
+}

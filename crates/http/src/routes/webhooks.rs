@@ -1,0 +1,407 @@
+//! `/api/webhooks/`: subscriptions, their deliveries and attempt log, for
+//! admins. Fixed paths are registered before `{id}` paths.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use libris_application::ports::{AttemptLogFilter, DeliveryFilter};
+use libris_application::webhooks::delivery;
+use libris_application::webhooks::pipeline::record_attempts;
+use libris_application::webhooks::subscriptions::{self, WebhookInput};
+use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryStatus, Webhook};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::errors::ApiError;
+use crate::extract::{blocking, AdminCaller, FullUpdate, JsonBody, Pagination};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/webhooks")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .route("/webhooks/logs", web::get().to(logs))
+    .route("/webhooks/deliveries", web::get().to(deliveries))
+    .route(
+        "/webhooks/deliveries/{id}/redeliver",
+        web::post().to(redeliver),
+    )
+    .service(
+        web::resource("/webhooks/{id}")
+            .route(web::get().to(get))
+            .route(web::put().to(update))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    )
+    .route("/webhooks/{id}/activate", web::post().to(activate))
+    .route("/webhooks/{id}/deactivate", web::post().to(deactivate))
+    .route("/webhooks/{id}/secret", web::get().to(secret))
+    .route("/webhooks/{id}/test", web::post().to(test));
+}
+
+#[derive(Debug, Serialize)]
+struct WebhookResponse {
+    id: Uuid,
+    url: String,
+    events: Vec<String>,
+    /// In full only on create and at `/secret/`; masked elsewhere.
+    secret: String,
+    is_active: bool,
+    headers: serde_json::Map<String, Value>,
+    description: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    failure_count: i64,
+    disabled_reason: Option<String>,
+}
+
+/// Keeps the last four characters, enough to tell secrets apart.
+fn mask(secret: &str) -> String {
+    let tail: String = secret
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("****{tail}")
+}
+
+impl WebhookResponse {
+    fn new(webhook: Webhook, reveal_secret: bool) -> Self {
+        Self {
+            id: webhook.id,
+            url: webhook.url,
+            events: webhook.events.iter().map(ToString::to_string).collect(),
+            secret: if reveal_secret {
+                webhook.secret
+            } else {
+                mask(&webhook.secret)
+            },
+            is_active: webhook.is_active,
+            headers: webhook
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+            description: webhook.description,
+            created_at: webhook.created_at,
+            updated_at: webhook.updated_at,
+            failure_count: webhook.failure_count,
+            disabled_reason: webhook.disabled_reason,
+        }
+    }
+}
+
+/// A subscription's fields; `event` is shorthand for a one-item `events`.
+#[derive(Debug, Deserialize)]
+struct WebhookBody {
+    url: Option<String>,
+    events: Option<Vec<String>>,
+    event: Option<String>,
+    secret: Option<String>,
+    is_active: Option<bool>,
+    headers: Option<std::collections::BTreeMap<String, String>>,
+    description: Option<String>,
+}
+
+impl From<WebhookBody> for WebhookInput {
+    fn from(body: WebhookBody) -> Self {
+        Self {
+            url: body.url,
+            events: body.events.or_else(|| body.event.map(|e| vec![e])),
+            secret: body.secret,
+            is_active: body.is_active,
+            headers: body.headers.map(|h| h.into_iter().collect()),
+            description: body.description,
+        }
+    }
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Pagination(page): Pagination,
+) -> Result<HttpResponse, ApiError> {
+    let webhooks =
+        blocking(move || subscriptions::list_webhooks(&*state.store, &admin, page)).await?;
+    Ok(HttpResponse::Ok().json(webhooks.map(|w| WebhookResponse::new(w, false))))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    JsonBody(body): JsonBody<WebhookBody>,
+) -> Result<HttpResponse, ApiError> {
+    let input = WebhookInput::from(body);
+    let webhook = blocking(move || {
+        subscriptions::create_webhook(
+            &*state.store,
+            &*state.clock,
+            &*state.endpoints,
+            &admin,
+            input,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(WebhookResponse::new(webhook, true)))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let webhook = blocking(move || subscriptions::get_webhook(&*state.store, &admin, id)).await?;
+    Ok(HttpResponse::Ok().json(WebhookResponse::new(webhook, false)))
+}
+
+async fn secret(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let webhook = blocking(move || subscriptions::get_webhook(&*state.store, &admin, id)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "id": webhook.id, "secret": webhook.secret })))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    FullUpdate(full): FullUpdate,
+    id: web::Path<Uuid>,
+    JsonBody(body): JsonBody<WebhookBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let input = WebhookInput::from(body);
+    let webhook = blocking(move || {
+        subscriptions::update_webhook(
+            &*state.store,
+            &*state.clock,
+            &*state.endpoints,
+            &admin.0,
+            id,
+            input,
+            full,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(WebhookResponse::new(webhook, false)))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    blocking(move || subscriptions::delete_webhook(&*state.store, &admin, id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn set_active(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: Uuid,
+    active: bool,
+) -> Result<HttpResponse, ApiError> {
+    let webhook = blocking(move || {
+        subscriptions::set_active(&*state.store, &*state.clock, &admin.0, id, active)
+    })
+    .await?;
+    tracing::info!(webhook_id = %webhook.id, active, "webhook activity changed");
+    Ok(HttpResponse::Ok().json(WebhookResponse::new(webhook, false)))
+}
+
+async fn activate(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    set_active(state, admin, id.into_inner(), true).await
+}
+
+async fn deactivate(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    set_active(state, admin, id.into_inner(), false).await
+}
+
+/// One attempt, as the log lists it. `payload` is the JSON body sent.
+#[derive(Debug, Serialize)]
+struct AttemptResponse {
+    id: i64,
+    webhook: Uuid,
+    delivery_id: i64,
+    event_id: Uuid,
+    event: String,
+    attempt: i64,
+    payload: Value,
+    response_status: Option<i64>,
+    response_body: String,
+    success: bool,
+    error_message: Option<String>,
+    duration_ms: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl From<AttemptLog> for AttemptResponse {
+    fn from(log: AttemptLog) -> Self {
+        Self {
+            payload: serde_json::from_str(&log.payload).unwrap_or(Value::String(log.payload)),
+            id: log.id,
+            webhook: log.webhook,
+            delivery_id: log.delivery_id,
+            event_id: log.event_id,
+            event: log.event,
+            attempt: log.attempt,
+            response_status: log.response_status,
+            response_body: log.response_body,
+            success: log.success,
+            error_message: log.error_message,
+            duration_ms: log.duration_ms,
+            created_at: log.created_at,
+        }
+    }
+}
+
+/// Sends a `webhook.test` event to this subscription now and answers with
+/// the attempt, whatever its outcome (see `success`).
+async fn test(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let prepared = state.clone();
+    let job = blocking(move || {
+        delivery::prepare_test(
+            &*prepared.store,
+            &*prepared.clock,
+            &prepared.delivery,
+            &admin,
+            id,
+        )
+    })
+    .await?;
+    let report = state
+        .transport
+        .send(&job.request, state.clock.now().timestamp())
+        .await;
+    let logs = blocking(move || {
+        record_attempts(
+            &*state.store,
+            &*state.clock,
+            &*state.random,
+            &state.delivery,
+            &[(job, report)],
+        )
+    })
+    .await?;
+    let attempt = logs
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal(&"the test attempt was not logged"))?;
+    Ok(HttpResponse::Ok().json(AttemptResponse::from(attempt)))
+}
+
+#[derive(Debug, Deserialize)]
+struct LogQuery {
+    webhook: Option<Uuid>,
+    success: Option<bool>,
+    event: Option<String>,
+}
+
+async fn logs(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    query: web::Query<LogQuery>,
+    Pagination(page): Pagination,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let filter = AttemptLogFilter {
+        webhook_id: q.webhook,
+        success: q.success,
+        event: q.event,
+    };
+    let logs =
+        blocking(move || delivery::list_attempt_logs(&*state.store, &admin, &filter, page)).await?;
+    Ok(HttpResponse::Ok().json(logs.map(AttemptResponse::from)))
+}
+
+#[derive(Debug, Serialize)]
+struct DeliveryResponse {
+    id: i64,
+    webhook: Uuid,
+    event_id: Uuid,
+    event: String,
+    status: DeliveryStatus,
+    attempts: i64,
+    next_attempt_at: DateTime<Utc>,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Delivery> for DeliveryResponse {
+    fn from(d: Delivery) -> Self {
+        Self {
+            id: d.id,
+            webhook: d.webhook_id,
+            event_id: d.event_id,
+            event: d.event,
+            status: d.status,
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            last_error: d.last_error,
+            created_at: d.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DeliveryQuery {
+    webhook: Option<Uuid>,
+    status: Option<String>,
+    event: Option<String>,
+}
+
+async fn deliveries(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    query: web::Query<DeliveryQuery>,
+    Pagination(page): Pagination,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(raw) => Some(DeliveryStatus::parse(raw).ok_or_else(|| {
+            ApiError::bad_request("`status` must be one of pending, delivered, failed, dead")
+        })?),
+    };
+    let filter = DeliveryFilter {
+        webhook_id: q.webhook,
+        status,
+        event: q.event,
+    };
+    let deliveries =
+        blocking(move || delivery::list_deliveries(&*state.store, &admin, &filter, page)).await?;
+    Ok(HttpResponse::Ok().json(deliveries.map(DeliveryResponse::from)))
+}
+
+async fn redeliver(
+    state: web::Data<AppState>,
+    AdminCaller(admin): AdminCaller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let queued =
+        blocking(move || delivery::redeliver(&*state.store, &*state.clock, &admin, id)).await?;
+    Ok(HttpResponse::Ok().json(DeliveryResponse::from(queued)))
+}

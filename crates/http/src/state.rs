@@ -1,0 +1,24 @@
+//! What every handler shares: the ports the use cases need.
+
+use std::sync::Arc;
+
+use libris_application::lending::LoanPolicy;
+use libris_application::webhooks::{
+    DeliverySettings, EndpointPolicy, Randomness, WebhookTransport,
+};
+use libris_application::{Clock, PasswordHasher, Store, TokenCodec};
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub tokens: Arc<dyn TokenCodec>,
+    pub loans: LoanPolicy,
+    /// Most items one bulk import may hold.
+    pub import_limit: usize,
+    pub endpoints: Arc<dyn EndpointPolicy>,
+    /// Sends the test ping, the one delivery made inside a request.
+    pub transport: Arc<dyn WebhookTransport>,
+    pub random: Arc<dyn Randomness>,
+    pub delivery: DeliverySettings,
+}

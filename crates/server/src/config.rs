@@ -1,0 +1,336 @@
+//! Configuration: one typed struct from the environment and the command line,
+//! validated at start. Every setting has a default, so `libris` alone runs.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use libris_domain::webhooks::DeliveryStatus;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "libris",
+    version,
+    about = "A book-lending library whose every change is a signed webhook"
+)]
+pub struct Cli {
+    /// `postgres://…` / `postgresql://…`, or `sqlite://PATH` / a plain path.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://libris.db",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// Database connections in the pool.
+    #[arg(long, env = "LIBRIS_DB_POOL_SIZE", default_value_t = 8, global = true)]
+    pub db_pool_size: u32,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "LIBRIS_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Run the delivery workers only (fan-out and send), no API.
+    Worker,
+    /// Manage users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Operate on webhook deliveries.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeliveriesCommand {
+    /// Send due deliveries now, once, and exit: the given ones (queued again
+    /// whatever their state), or the pending ones of a webhook, or all pending.
+    Send {
+        #[arg(long)]
+        webhook: Option<uuid::Uuid>,
+        #[arg(long = "delivery", num_args = 1..)]
+        deliveries: Vec<i64>,
+    },
+    /// Count deliveries that reached a status recently; exit 1 over the limit.
+    Monitor {
+        #[arg(long, default_value = "failed", value_parser = parse_status)]
+        status: DeliveryStatus,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+    },
+    /// Delete finished deliveries and attempt logs older than this.
+    Prune {
+        #[arg(long, default_value = "30d", value_parser = parse_duration)]
+        older_than: Duration,
+    },
+}
+
+fn parse_status(raw: &str) -> Result<DeliveryStatus, String> {
+    DeliveryStatus::parse(raw)
+        .ok_or_else(|| format!("`{raw}` is not one of pending, delivered, failed, dead"))
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[arg(long, global = true, env = "LIBRIS_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    #[arg(long, global = true, env = "LIBRIS_PORT", default_value_t = 8000)]
+    pub port: u16,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, global = true, env = "LIBRIS_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// How many days a loan lasts.
+    #[arg(long, global = true, env = "LIBRIS_LOAN_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub loan_days: u32,
+
+    /// Most items one bulk import may hold.
+    #[arg(
+        long,
+        global = true,
+        env = "LIBRIS_IMPORT_MAX_ITEMS",
+        default_value_t = 10_000
+    )]
+    pub import_max_items: usize,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, global = true, env = "LIBRIS_HTTP_WORKERS")]
+    pub http_workers: Option<usize>,
+
+    /// Admin created at start unless a user of that name exists.
+    #[arg(long, global = true, env = "LIBRIS_ADMIN_USERNAME")]
+    pub admin_username: Option<String>,
+
+    #[arg(
+        long,
+        global = true,
+        env = "LIBRIS_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
+
+    #[arg(long, global = true, env = "LIBRIS_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+}
+
+/// Delivery settings (API.md "Webhooks").
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Delays between attempts, e.g. `1s,2s,4s`; attempts = 1 + delays.
+    #[arg(long, global = true, env = "LIBRIS_WEBHOOK_RETRY_SCHEDULE", value_parser = parse_schedule)]
+    pub webhook_retry_schedule: Option<Schedule>,
+
+    /// Request timeout per attempt.
+    #[arg(long, global = true, env = "LIBRIS_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub webhook_timeout: Duration,
+
+    /// How long a claimed delivery stays claimed (default: timeout + 5s).
+    #[arg(long, global = true, env = "LIBRIS_WEBHOOK_LEASE", value_parser = parse_duration)]
+    pub webhook_lease: Option<Duration>,
+
+    /// An endpoint whose attempts have all failed for this long is disabled.
+    #[arg(long, global = true, env = "LIBRIS_WEBHOOK_DISABLE_AFTER", default_value = "5d", value_parser = parse_duration)]
+    pub webhook_disable_after: Duration,
+
+    /// Allow private, loopback and link-local targets.
+    #[arg(long, global = true, env = "LIBRIS_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+
+    /// `false`: record events and deliveries, send nothing.
+    #[arg(long, global = true, env = "LIBRIS_WEBHOOKS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhooks_enabled: bool,
+
+    /// Attempts in flight at once, over all endpoints.
+    #[arg(
+        long,
+        global = true,
+        env = "LIBRIS_WEBHOOK_CONCURRENCY",
+        default_value_t = 64
+    )]
+    pub webhook_concurrency: usize,
+
+    /// Attempts in flight at once to one endpoint.
+    #[arg(
+        long,
+        global = true,
+        env = "LIBRIS_WEBHOOK_ENDPOINT_CONCURRENCY",
+        default_value_t = 8
+    )]
+    pub webhook_endpoint_concurrency: usize,
+
+    /// How often workers look for due work when nothing woke them.
+    #[arg(long, global = true, env = "LIBRIS_WEBHOOK_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub webhook_poll_interval: Duration,
+}
+
+/// A parsed retry schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule(pub Vec<Duration>);
+
+/// `500ms`, `10s`, `5m`, `2h`, `5d`.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a duration like 500ms, 10s, 5m, 2h or 5d"))?;
+    let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(number)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{raw}` has no unit: use ms, s, m, h or d")),
+    };
+    Ok(Duration::from_secs(number.saturating_mul(seconds)))
+}
+
+/// `1s,2s,4s`.
+pub fn parse_schedule(raw: &str) -> Result<Schedule, String> {
+    raw.split(',')
+        .map(parse_duration)
+        .collect::<Result<_, _>>()
+        .map(Schedule)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create an admin (does nothing if the username exists).
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Read from LIBRIS_ADMIN_PASSWORD when not given, to keep it out of
+        /// shell history.
+        #[arg(long, env = "LIBRIS_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long)]
+        email: Option<String>,
+    },
+}
+
+/// Everything `Application::build` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub db_pool_size: u32,
+    pub serve: ServeArgs,
+    pub webhooks: WebhookArgs,
+}
+
+impl Config {
+    pub fn from_cli(cli: &Cli) -> Self {
+        Self {
+            database_url: cli.database_url.clone(),
+            db_pool_size: cli.db_pool_size,
+            serve: cli.serve.clone(),
+            webhooks: cli.webhooks.clone(),
+        }
+    }
+
+    /// An admin to create at start, when both its name and password are set.
+    pub fn bootstrap_admin(&self) -> Option<AdminAccount> {
+        match (&self.serve.admin_username, &self.serve.admin_password) {
+            (Some(username), Some(password)) => Some(AdminAccount {
+                username: username.clone(),
+                password: password.clone(),
+                email: self.serve.admin_email.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminAccount {
+    pub username: String,
+    pub password: String,
+    pub email: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_arguments_serve_on_the_embedded_default() {
+        let cli = Cli::try_parse_from(["libris"]).unwrap();
+        assert!(cli.command.is_none());
+        let cli = Cli::try_parse_from(["libris", "serve", "--port", "9000", "--host", "0.0.0.0"])
+            .unwrap();
+        assert!(matches!(cli.command, Some(Command::Serve)));
+        assert_eq!((cli.serve.host.as_str(), cli.serve.port), ("0.0.0.0", 9000));
+    }
+
+    #[test]
+    fn durations_and_schedules_parse_with_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("5d"), Ok(Duration::from_secs(5 * 86_400)));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("ten s").is_err());
+        let schedule = parse_schedule("1s,2s,4s").unwrap();
+        assert_eq!(schedule.0, [1, 2, 4].map(Duration::from_secs));
+        let err = Cli::try_parse_from(["libris", "--webhook-timeout", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("--webhook-timeout"), "{err}");
+    }
+
+    #[test]
+    fn delivery_commands_parse_with_their_defaults() {
+        let cli = Cli::try_parse_from(["libris", "deliveries", "monitor"]).unwrap();
+        let Some(Command::Deliveries(DeliveriesCommand::Monitor {
+            status,
+            limit,
+            minutes,
+        })) = cli.command
+        else {
+            panic!("monitor")
+        };
+        assert_eq!((status, limit, minutes), (DeliveryStatus::Failed, 50, 10));
+        let cli =
+            Cli::try_parse_from(["libris", "deliveries", "send", "--delivery", "3", "4"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Deliveries(DeliveriesCommand::Send { deliveries, .. })) if deliveries == [3, 4])
+        );
+        assert!(
+            Cli::try_parse_from(["libris", "deliveries", "monitor", "--status", "lost"]).is_err()
+        );
+        let cli =
+            Cli::try_parse_from(["libris", "deliveries", "prune", "--older-than", "7d"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Deliveries(DeliveriesCommand::Prune { older_than })) if older_than == Duration::from_secs(7 * 86_400))
+        );
+    }
+
+    #[test]
+    fn a_bad_port_is_refused_with_the_flag_named() {
+        let err = Cli::try_parse_from(["libris", "serve", "--port", "eighty"]).unwrap_err();
+        assert!(err.to_string().contains("--port"), "{err}");
+    }
+}

@@ -1,0 +1,160 @@
+//! `libris deliveries send | monitor | prune`: operators' commands on the
+//! delivery queue, run once against the configured database.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use libris_application::webhooks::maintenance::{self, DueScope};
+use libris_application::webhooks::pipeline::{
+    claim_deliveries, fan_out, record_attempts, Capacity, FanOut,
+};
+use libris_application::webhooks::Outcome;
+use libris_application::{Clock, Store};
+use libris_webhooks::ThreadRandom;
+use tokio::task::JoinSet;
+
+use crate::clock::SystemClock;
+use crate::config::{Config, DeliveriesCommand};
+use crate::startup::{open_store, Pipeline};
+use crate::workers::Wake;
+
+pub async fn run(config: Config, command: &DeliveriesCommand) -> anyhow::Result<ExitCode> {
+    let store: Arc<dyn Store> = Arc::new(
+        open_store(
+            &config.database_url,
+            config.db_pool_size,
+            &Arc::new(Wake::default()),
+        )
+        .await?,
+    );
+    let clock = Arc::new(SystemClock);
+    match command {
+        DeliveriesCommand::Send {
+            webhook,
+            deliveries,
+        } => {
+            let scope = DueScope {
+                webhook: *webhook,
+                deliveries: deliveries.clone(),
+            };
+            send(store, clock, &config, scope).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DeliveriesCommand::Monitor {
+            status,
+            limit,
+            minutes,
+        } => {
+            let window = std::time::Duration::from_secs(minutes * 60);
+            let status = *status;
+            let count =
+                blocking(move || maintenance::count_recent(&*store, &*clock, status, window))
+                    .await?;
+            let verdict = if count > *limit { "over" } else { "within" };
+            println!("{count} {} deliveries in the last {minutes} minutes: {verdict} the limit of {limit}", status.as_str());
+            Ok(if count > *limit {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        DeliveriesCommand::Prune { older_than } => {
+            let age = *older_than;
+            let pruned = blocking(move || maintenance::prune(&*store, &*clock, age)).await?;
+            println!(
+                "pruned {} deliveries and {} attempt logs",
+                pruned.deliveries, pruned.attempts
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, libris_application::StoreError> + Send + 'static,
+) -> anyhow::Result<T> {
+    Ok(tokio::task::spawn_blocking(work).await??)
+}
+
+/// Makes the scope due, then fans out and sends until nothing is due: each
+/// delivery gets at most one attempt, whose retries wait for the workers.
+async fn send(
+    store: Arc<dyn Store>,
+    clock: Arc<SystemClock>,
+    config: &Config,
+    scope: DueScope,
+) -> anyhow::Result<()> {
+    let pipeline = Pipeline::new(&config.webhooks)?;
+    let queued = {
+        let (store, clock) = (Arc::clone(&store), Arc::clone(&clock));
+        blocking(move || maintenance::make_due(&*store, &*clock, &scope)).await?
+    };
+    println!("{queued} deliveries due now");
+    let mut outcomes: HashMap<&'static str, usize> = HashMap::new();
+    loop {
+        loop {
+            let (s, c) = (Arc::clone(&store), Arc::clone(&clock));
+            if blocking(move || fan_out(&*s, &*c, 500)).await? == FanOut::EmptyQueue {
+                break;
+            }
+        }
+        let capacity = Capacity {
+            free: config.webhooks.webhook_concurrency.max(1),
+            per_endpoint: config.webhooks.webhook_endpoint_concurrency.max(1),
+            in_flight: HashMap::new(),
+        };
+        let (s, c, settings) = (
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            pipeline.settings.clone(),
+        );
+        let jobs = blocking(move || claim_deliveries(&*s, &*c, &settings, &capacity)).await?;
+        if jobs.is_empty() {
+            break;
+        }
+        let mut sends = JoinSet::new();
+        for job in jobs {
+            let (transport, timestamp) = (Arc::clone(&pipeline.transport), clock.now().timestamp());
+            sends.spawn(async move {
+                let report = transport.send(&job.request, timestamp).await;
+                (job, report)
+            });
+        }
+        let results = sends.join_all().await;
+        for (_, report) in &results {
+            *outcomes.entry(outcome_name(report.outcome)).or_default() += 1;
+        }
+        let (s, c, settings) = (
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            pipeline.settings.clone(),
+        );
+        blocking(move || record_attempts(&*s, &*c, &ThreadRandom, &settings, &results)).await?;
+    }
+    let mut summary: Vec<_> = outcomes.into_iter().collect();
+    summary.sort_unstable();
+    let summary: Vec<String> = summary
+        .iter()
+        .map(|(name, n)| format!("{n} {name}"))
+        .collect();
+    println!(
+        "attempts: {}",
+        if summary.is_empty() {
+            "none".to_owned()
+        } else {
+            summary.join(", ")
+        }
+    );
+    Ok(())
+}
+
+fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Delivered => "delivered",
+        Outcome::Gone => "gone (410)",
+        Outcome::Rejected => "rejected",
+        Outcome::Refused => "refused",
+        Outcome::Retry { .. } => "to retry",
+    }
+}

@@ -1,0 +1,402 @@
+//! Authors and books.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::{InnerJoin, IntoBoxed};
+use diesel::prelude::*;
+use libris_application::ports::{AuthorFields, BookFields, BookFilter};
+use libris_application::{Page, Paged, StoreError};
+use libris_domain::catalog::{Author, AuthorId, Book, BookId};
+
+use crate::connection::{columns, on_each_backend, AnyConnection, Db};
+use crate::error::IntoStore;
+use crate::schema::{authors, books};
+use crate::time::{naive, utc};
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = authors)]
+struct AuthorRow {
+    id: i64,
+    name: String,
+    bio: String,
+    total_books: i64,
+    available_books: i64,
+    created_at: NaiveDateTime,
+}
+
+impl From<AuthorRow> for Author {
+    fn from(row: AuthorRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            bio: row.bio,
+            total_books: row.total_books,
+            available_books: row.available_books,
+            created_at: utc(row.created_at),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = books)]
+struct BookRow {
+    id: i64,
+    title: String,
+    author_id: i64,
+    isbn: Option<String>,
+    available: bool,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+fn to_book((row, author_name): (BookRow, String)) -> Book {
+    Book {
+        id: row.id,
+        title: row.title,
+        author_id: row.author_id,
+        author_name,
+        isbn: row.isbn,
+        available: row.available,
+        created_at: utc(row.created_at),
+        updated_at: utc(row.updated_at),
+    }
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = books)]
+struct BookChangeset<'a> {
+    title: &'a str,
+    author_id: i64,
+    // Written as given: `None` clears the ISBN on update.
+    #[diesel(treat_none_as_null = true)]
+    isbn: Option<&'a str>,
+    available: bool,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> BookChangeset<'a> {
+    fn new(fields: &'a BookFields, at: DateTime<Utc>) -> Self {
+        Self {
+            title: &fields.title,
+            author_id: fields.author_id,
+            isbn: fields.isbn.as_deref(),
+            available: fields.available,
+            updated_at: naive(at),
+        }
+    }
+}
+
+pub(crate) fn insert_author(
+    conn: &mut AnyConnection,
+    fields: &AuthorFields,
+    at: DateTime<Utc>,
+) -> Result<Author, StoreError> {
+    diesel::insert_into(authors::table)
+        .values((
+            authors::name.eq(&fields.name),
+            authors::bio.eq(&fields.bio),
+            authors::created_at.eq(naive(at)),
+        ))
+        .returning(columns::<AuthorRow>())
+        .get_result::<AuthorRow>(conn)
+        .map(Author::from)
+        .store()
+}
+
+pub(crate) fn author(conn: &mut AnyConnection, id: AuthorId) -> Result<Option<Author>, StoreError> {
+    authors::table
+        .find(id)
+        .select(AuthorRow::as_select())
+        .first(conn)
+        .optional()
+        .map(|row| row.map(Author::from))
+        .store()
+}
+
+pub(crate) fn update_author(
+    conn: &mut AnyConnection,
+    id: AuthorId,
+    fields: &AuthorFields,
+) -> Result<Author, StoreError> {
+    diesel::update(authors::table.find(id))
+        .set((authors::name.eq(&fields.name), authors::bio.eq(&fields.bio)))
+        .returning(columns::<AuthorRow>())
+        .get_result::<AuthorRow>(conn)
+        .map(Author::from)
+        .store()
+}
+
+pub(crate) fn delete_author(conn: &mut AnyConnection, id: AuthorId) -> Result<(), StoreError> {
+    diesel::delete(authors::table.find(id))
+        .execute(conn)
+        .store()?;
+    Ok(())
+}
+
+pub(crate) fn list_authors(
+    conn: &mut AnyConnection,
+    page: Page,
+) -> Result<Paged<Author>, StoreError> {
+    let count = authors::table.count().get_result(conn).store()?;
+    let results = authors::table
+        .select(AuthorRow::as_select())
+        .order(authors::id.desc())
+        .limit(page.limit)
+        .offset(page.offset)
+        .load(conn)
+        .store()?;
+    Ok(Paged {
+        count,
+        results: results.into_iter().map(Author::from).collect(),
+    })
+}
+
+pub(crate) fn count_books_by(
+    conn: &mut AnyConnection,
+    author_id: AuthorId,
+) -> Result<i64, StoreError> {
+    books::table
+        .filter(books::author_id.eq(author_id))
+        .count()
+        .get_result(conn)
+        .store()
+}
+
+pub(crate) fn recount_author(conn: &mut AnyConnection, id: AuthorId) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        // Under READ COMMITTED a concurrent transaction's new book is not in
+        // our count; waiting for the author's row lock first makes the counts
+        // below see every committed change. (SQLite writers are serialised.)
+        // NO KEY UPDATE, because inserting a book holds KEY SHARE on its
+        // author: FOR UPDATE would deadlock two concurrent inserts.
+        authors::table
+            .find(id)
+            .select(authors::id)
+            .for_no_key_update()
+            .load::<i64>(pg)
+            .store()?;
+    }
+    let of_author = books::table.filter(books::author_id.eq(id));
+    let total: i64 = of_author.count().get_result(conn).store()?;
+    let available: i64 = of_author
+        .filter(books::available.eq(true))
+        .count()
+        .get_result(conn)
+        .store()?;
+    diesel::update(authors::table.find(id))
+        .set((
+            authors::total_books.eq(total),
+            authors::available_books.eq(available),
+        ))
+        .execute(conn)
+        .store()?;
+    Ok(())
+}
+
+pub(crate) fn insert_book(
+    conn: &mut AnyConnection,
+    fields: &BookFields,
+    at: DateTime<Utc>,
+) -> Result<Book, StoreError> {
+    let id: i64 = diesel::insert_into(books::table)
+        .values((
+            BookChangeset::new(fields, at),
+            books::created_at.eq(naive(at)),
+        ))
+        .returning(books::id)
+        .get_result(conn)
+        .store()?;
+    expect_book(conn, id)
+}
+
+/// A book the caller just wrote.
+fn expect_book(conn: &mut AnyConnection, id: BookId) -> Result<Book, StoreError> {
+    book(conn, id)?
+        .ok_or_else(|| StoreError::Unexpected(format!("book {id} vanished inside its transaction")))
+}
+
+pub(crate) fn book(conn: &mut AnyConnection, id: BookId) -> Result<Option<Book>, StoreError> {
+    books::table
+        .inner_join(authors::table)
+        .filter(books::id.eq(id))
+        .select((BookRow::as_select(), authors::name))
+        .first(conn)
+        .optional()
+        .map(|row| row.map(to_book))
+        .store()
+}
+
+pub(crate) fn update_book(
+    conn: &mut AnyConnection,
+    id: BookId,
+    fields: &BookFields,
+    at: DateTime<Utc>,
+) -> Result<Book, StoreError> {
+    diesel::update(books::table.find(id))
+        .set(BookChangeset::new(fields, at))
+        .execute(conn)
+        .store()?;
+    expect_book(conn, id)
+}
+
+pub(crate) fn delete_book(conn: &mut AnyConnection, id: BookId) -> Result<(), StoreError> {
+    diesel::delete(books::table.find(id))
+        .execute(conn)
+        .store()?;
+    Ok(())
+}
+
+type BookQuery<'a> = IntoBoxed<'a, InnerJoin<books::table, authors::table>, Db>;
+
+fn filtered(filter: &BookFilter) -> BookQuery<'_> {
+    let mut query = books::table.inner_join(authors::table).into_boxed();
+    if let Some(author_id) = filter.author_id {
+        query = query.filter(books::author_id.eq(author_id));
+    }
+    if let Some(available) = filter.available {
+        query = query.filter(books::available.eq(available));
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = format!("%{}%", q.to_lowercase());
+        query = query.filter(
+            lower(books::title)
+                .like(pattern.clone())
+                .or(lower(authors::name).like(pattern.clone()))
+                .or(books::isbn.like(pattern)),
+        );
+    }
+    query
+}
+
+pub(crate) fn list_books(
+    conn: &mut AnyConnection,
+    filter: &BookFilter,
+    page: Page,
+) -> Result<Paged<Book>, StoreError> {
+    let count = filtered(filter).count().get_result(conn).store()?;
+    let results = filtered(filter)
+        .select((BookRow::as_select(), authors::name))
+        .order(books::id.desc())
+        .limit(page.limit)
+        .offset(page.offset)
+        .load(conn)
+        .store()?;
+    Ok(Paged {
+        count,
+        results: results.into_iter().map(to_book).collect(),
+    })
+}
+
+pub(crate) fn isbn_in_use(
+    conn: &mut AnyConnection,
+    isbn: &str,
+    except: Option<BookId>,
+) -> Result<bool, StoreError> {
+    let mut query = books::table.filter(books::isbn.eq(isbn)).into_boxed();
+    if let Some(id) = except {
+        query = query.filter(books::id.ne(id));
+    }
+    let found: Option<i64> = query.select(books::id).first(conn).optional().store()?;
+    Ok(found.is_some())
+}
+
+pub(crate) fn set_book_available(
+    conn: &mut AnyConnection,
+    id: BookId,
+    available: bool,
+    at: DateTime<Utc>,
+) -> Result<Book, StoreError> {
+    diesel::update(books::table.find(id))
+        .set((
+            books::available.eq(available),
+            books::updated_at.eq(naive(at)),
+        ))
+        .execute(conn)
+        .store()?;
+    expect_book(conn, id)
+}
+
+/// Rows per multi-row statement: SQLite binds at most 32,766 parameters.
+const CHUNK: usize = 1000;
+
+pub(crate) fn existing_authors(
+    conn: &mut AnyConnection,
+    ids: &[AuthorId],
+) -> Result<Vec<AuthorId>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<i64> = authors::table
+            .filter(authors::id.eq_any(chunk))
+            .select(authors::id)
+            .load(conn)
+            .store()?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+pub(crate) fn isbns_in_use(
+    conn: &mut AnyConnection,
+    isbns: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in isbns.chunks(CHUNK) {
+        let rows: Vec<Option<String>> = books::table
+            .filter(books::isbn.eq_any(chunk))
+            .select(books::isbn)
+            .load(conn)
+            .store()?;
+        found.extend(rows.into_iter().flatten());
+    }
+    Ok(found)
+}
+
+pub(crate) fn insert_books(
+    conn: &mut AnyConnection,
+    fields: &[BookFields],
+    at: DateTime<Utc>,
+) -> Result<Vec<Book>, StoreError> {
+    let mut author_ids: Vec<i64> = fields.iter().map(|f| f.author_id).collect();
+    author_ids.sort_unstable();
+    author_ids.dedup();
+    let mut names = std::collections::HashMap::new();
+    for chunk in author_ids.chunks(CHUNK) {
+        let rows: Vec<(i64, String)> = authors::table
+            .filter(authors::id.eq_any(chunk))
+            .select((authors::id, authors::name))
+            .load(conn)
+            .store()?;
+        names.extend(rows);
+    }
+    let mut ids = Vec::with_capacity(fields.len());
+    for chunk in fields.chunks(CHUNK) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|f| (BookChangeset::new(f, at), books::created_at.eq(naive(at))))
+            .collect();
+        let insert = diesel::insert_into(books::table)
+            .values(rows)
+            .returning(books::id);
+        // Both backends answer RETURNING rows in the order of the VALUES list.
+        let chunk_ids: Vec<i64> = on_each_backend!(conn, |c| insert.get_results(c)).store()?;
+        ids.extend(chunk_ids);
+    }
+    Ok(ids
+        .into_iter()
+        .zip(fields)
+        .map(|(id, f)| Book {
+            id,
+            title: f.title.clone(),
+            author_id: f.author_id,
+            author_name: names.get(&f.author_id).cloned().unwrap_or_default(),
+            isbn: f.isbn.clone(),
+            available: f.available,
+            created_at: at,
+            updated_at: at,
+        })
+        .collect())
+}

@@ -1,0 +1,144 @@
+//! Libris's store adapter: diesel on SQLite (embedded, the default) or
+//! PostgreSQL, behind the application's `Store` / `Tx` ports.
+//!
+//! Only this crate knows diesel. Each module holds the rows and queries of one
+//! part of the schema; [`DieselTx`] is the dispatch table that exposes them as
+//! the `Tx` port.
+
+mod accounts;
+mod audit;
+mod catalog;
+pub mod connection;
+mod deliveries;
+mod error;
+mod imports;
+mod lending;
+mod migrations;
+mod outbox;
+mod schema;
+mod time;
+mod tx;
+mod webhooks;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use diesel::r2d2::{PoolError, PooledConnection};
+use diesel::ConnectionError;
+use libris_application::ports::{Store, Tx};
+use libris_application::StoreError;
+
+use connection::{begin_read, begin_write, build_pool, commit, rollback, DbPool, Manager};
+pub use connection::{Backend, DatabaseUrl};
+use error::IntoStore;
+use migrations::run_migrations;
+use tx::DieselTx;
+
+/// Why the store could not be opened; each message carries the database's own.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: ConnectionError,
+    },
+    #[error("cannot apply migrations: {0}")]
+    Migrate(String),
+    #[error("cannot build the connection pool: {0}")]
+    Pool(#[from] PoolError),
+}
+
+/// What a committed transaction gave the delivery workers to do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueuedWork {
+    /// Events to fan out.
+    pub events: bool,
+    /// Deliveries due now.
+    pub deliveries: bool,
+}
+
+impl QueuedWork {
+    pub fn any(self) -> bool {
+        self.events || self.deliveries
+    }
+}
+
+/// Called after a transaction that queued work has committed: the in-process
+/// nudge that wakes the delivery workers.
+pub type CommitHook = Arc<dyn Fn(QueuedWork) + Send + Sync>;
+
+pub struct DieselStore {
+    pool: DbPool,
+    /// SQLite admits one writer at a time. Writers of this process queue here
+    /// and are woken the moment the writer before them commits, instead of
+    /// polling SQLite's busy handler, whose sleeps (1 ms, 2 ms, 5 ms … 100 ms)
+    /// would become the API's latency tail. `None` on PostgreSQL.
+    write_gate: Option<Mutex<()>>,
+    on_commit: Option<CommitHook>,
+}
+
+impl DieselStore {
+    /// Connects once (so a wrong URL fails with the driver's message), applies
+    /// pending migrations, then builds the pool.
+    pub fn open(url: &DatabaseUrl, pool_size: u32) -> Result<Self, OpenError> {
+        Self::migrate(url)?;
+        Ok(Self {
+            pool: build_pool(url, pool_size)?,
+            write_gate: (url.backend == Backend::Sqlite).then(|| Mutex::new(())),
+            on_commit: None,
+        })
+    }
+
+    /// Applies pending migrations without opening a pool (`libris migrate`);
+    /// answers the versions applied.
+    pub fn migrate(url: &DatabaseUrl) -> Result<Vec<String>, OpenError> {
+        let mut conn = url.connect().map_err(|source| OpenError::Connect {
+            url: url.redacted(),
+            source,
+        })?;
+        run_migrations(&mut conn)
+    }
+
+    pub fn with_commit_hook(mut self, hook: CommitHook) -> Self {
+        self.on_commit = Some(hook);
+        self
+    }
+
+    fn connection(&self) -> Result<PooledConnection<Manager>, StoreError> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unexpected(format!("no database connection: {e}")))
+    }
+}
+
+impl Store for DieselStore {
+    fn write(&self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<(), StoreError> {
+        // A panic in another writer poisons nothing that matters: the gate
+        // guards no data.
+        let _turn = self
+            .write_gate
+            .as_ref()
+            .map(|gate| gate.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut conn = self.connection()?;
+        begin_write(&mut conn).store()?;
+        let mut tx = DieselTx::new(&mut conn);
+        let wants_commit = work(&mut tx);
+        let queued = tx.queued_work();
+        if !wants_commit {
+            return rollback(&mut conn).store();
+        }
+        commit(&mut conn).store()?;
+        if let (true, Some(hook)) = (queued.any(), &self.on_commit) {
+            hook(queued);
+        }
+        Ok(())
+    }
+
+    fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<(), StoreError> {
+        let mut conn = self.connection()?;
+        begin_read(&mut conn).store()?;
+        work(&mut DieselTx::new(&mut conn));
+        // Reads commit nothing; a body that wrote anyway is undone.
+        rollback(&mut conn).store()
+    }
+}

@@ -1,0 +1,169 @@
+// The tables as both backends share them. Written by hand from the two
+// migrations folders (no diesel CLI is needed to build); every type here must
+// be one diesel's MultiConnection maps on SQLite and PostgreSQL alike.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        email -> Text,
+        password_hash -> Text,
+        is_admin -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    profiles (user_id) {
+        user_id -> BigInt,
+        bio -> Text,
+        phone -> Text,
+        books_borrowed -> BigInt,
+        books_returned -> BigInt,
+        subscribed_to_notifications -> Bool,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        digest -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    authors (id) {
+        id -> BigInt,
+        name -> Text,
+        bio -> Text,
+        total_books -> BigInt,
+        available_books -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    books (id) {
+        id -> BigInt,
+        title -> Text,
+        author_id -> BigInt,
+        isbn -> Nullable<Text>,
+        available -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    book_logs (id) {
+        id -> BigInt,
+        book_id -> BigInt,
+        book_title -> Text,
+        action -> Text,
+        user_id -> Nullable<BigInt>,
+        username -> Nullable<Text>,
+        created_at -> Timestamp,
+        details -> Text,
+    }
+}
+
+diesel::table! {
+    loans (id) {
+        id -> BigInt,
+        book_id -> BigInt,
+        book_title -> Text,
+        user_id -> BigInt,
+        borrowed_at -> Timestamp,
+        due_at -> Timestamp,
+        returned_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    imports (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        username -> Text,
+        count -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        name -> Text,
+        data -> Text,
+        user_id -> Nullable<BigInt>,
+        username -> Nullable<Text>,
+        occurred_at -> Timestamp,
+        dispatched_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(profiles -> users (user_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(books -> authors (author_id));
+diesel::joinable!(loans -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users, profiles, api_tokens, authors, books, book_logs, loans, imports, events,
+);
+
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        url -> Text,
+        events -> Text,
+        secret -> Text,
+        is_active -> Bool,
+        headers -> Text,
+        description -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        failure_count -> BigInt,
+        failing_since -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> BigInt,
+        webhook_id -> Text,
+        event_id -> Text,
+        event -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        retry_base -> BigInt,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_logs (id) {
+        id -> BigInt,
+        webhook_id -> Text,
+        delivery_id -> BigInt,
+        event_id -> Text,
+        event -> Text,
+        attempt -> BigInt,
+        payload -> Text,
+        response_status -> Nullable<BigInt>,
+        response_body -> Text,
+        success -> Bool,
+        error_message -> Nullable<Text>,
+        duration_ms -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(deliveries -> webhooks (webhook_id));
+diesel::allow_tables_to_appear_in_same_query!(webhooks, deliveries, webhook_logs, events);

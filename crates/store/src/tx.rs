@@ -1,0 +1,382 @@
+//! The `Tx` port over one diesel connection inside a transaction: a dispatch
+//! table onto the per-table modules.
+
+use chrono::{DateTime, Utc};
+use libris_application::ports::{
+    AttemptLogFilter, AuditFilter, AuthorFields, BookFields, BookFilter, ClaimedDelivery,
+    DeliveryFilter, LoanFilter, NewAttemptLog, NewDelivery, NewEvent, NewLoan, NewUser,
+    ProfileChanges, Tx, WebhookFields,
+};
+use libris_application::{Page, Paged, StoreError};
+use libris_domain::accounts::{Account, Profile, User, UserId, UserRef};
+use libris_domain::audit::{AuditEntry, NewAuditEntry};
+use libris_domain::catalog::{Author, AuthorId, Book, BookId, ImportRecord};
+use libris_domain::events::RecordedEvent;
+use libris_domain::lending::{Loan, LoanId};
+use libris_domain::webhooks::{
+    AttemptLog, Delivery, DeliveryId, DeliveryStatus, Webhook, WebhookId,
+};
+use uuid::Uuid;
+
+use crate::connection::AnyConnection;
+use crate::QueuedWork;
+use crate::{accounts, audit, catalog, deliveries, imports, lending, outbox, webhooks};
+
+pub(crate) struct DieselTx<'c> {
+    conn: &'c mut AnyConnection,
+    queued: QueuedWork,
+}
+
+impl<'c> DieselTx<'c> {
+    pub(crate) fn new(conn: &'c mut AnyConnection) -> Self {
+        Self {
+            conn,
+            queued: QueuedWork::default(),
+        }
+    }
+
+    /// Whether this transaction gave the delivery workers something to do
+    /// (an event, a delivery due now), so its commit should wake them.
+    pub(crate) fn queued_work(&self) -> QueuedWork {
+        self.queued
+    }
+}
+
+impl Tx for DieselTx<'_> {
+    fn insert_user(&mut self, user: &NewUser) -> Result<User, StoreError> {
+        accounts::insert_user(self.conn, user)
+    }
+
+    fn insert_profile(&mut self, user_id: UserId, profile: &Profile) -> Result<(), StoreError> {
+        accounts::insert_profile(self.conn, user_id, profile)
+    }
+
+    fn account(&mut self, user_id: UserId) -> Result<Option<Account>, StoreError> {
+        accounts::account_by_id(self.conn, user_id)
+    }
+
+    fn username_exists(&mut self, username: &str) -> Result<bool, StoreError> {
+        accounts::username_exists(self.conn, username)
+    }
+
+    fn credentials(&mut self, username: &str) -> Result<Option<(User, String)>, StoreError> {
+        accounts::credentials(self.conn, username)
+    }
+
+    fn update_profile(
+        &mut self,
+        user_id: UserId,
+        changes: &ProfileChanges,
+    ) -> Result<(), StoreError> {
+        accounts::update_profile(self.conn, user_id, changes)
+    }
+
+    fn recount_member_loans(&mut self, user_id: UserId) -> Result<(), StoreError> {
+        accounts::recount_member_loans(self.conn, user_id)
+    }
+
+    fn list_accounts(&mut self, page: Page) -> Result<Paged<Account>, StoreError> {
+        accounts::list_accounts(self.conn, page)
+    }
+
+    fn insert_token(
+        &mut self,
+        user_id: UserId,
+        digest: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        accounts::insert_token(self.conn, user_id, digest, at)
+    }
+
+    fn account_by_token(&mut self, digest: &str) -> Result<Option<Account>, StoreError> {
+        accounts::account_by_token(self.conn, digest)
+    }
+
+    fn delete_token(&mut self, digest: &str) -> Result<bool, StoreError> {
+        accounts::delete_token(self.conn, digest)
+    }
+
+    fn insert_author(
+        &mut self,
+        fields: &AuthorFields,
+        at: DateTime<Utc>,
+    ) -> Result<Author, StoreError> {
+        catalog::insert_author(self.conn, fields, at)
+    }
+
+    fn author(&mut self, id: AuthorId) -> Result<Option<Author>, StoreError> {
+        catalog::author(self.conn, id)
+    }
+
+    fn update_author(&mut self, id: AuthorId, fields: &AuthorFields) -> Result<Author, StoreError> {
+        catalog::update_author(self.conn, id, fields)
+    }
+
+    fn delete_author(&mut self, id: AuthorId) -> Result<(), StoreError> {
+        catalog::delete_author(self.conn, id)
+    }
+
+    fn list_authors(&mut self, page: Page) -> Result<Paged<Author>, StoreError> {
+        catalog::list_authors(self.conn, page)
+    }
+
+    fn count_books_by(&mut self, author_id: AuthorId) -> Result<i64, StoreError> {
+        catalog::count_books_by(self.conn, author_id)
+    }
+
+    fn recount_author(&mut self, id: AuthorId) -> Result<(), StoreError> {
+        catalog::recount_author(self.conn, id)
+    }
+
+    fn insert_book(&mut self, fields: &BookFields, at: DateTime<Utc>) -> Result<Book, StoreError> {
+        catalog::insert_book(self.conn, fields, at)
+    }
+
+    fn book(&mut self, id: BookId) -> Result<Option<Book>, StoreError> {
+        catalog::book(self.conn, id)
+    }
+
+    fn update_book(
+        &mut self,
+        id: BookId,
+        fields: &BookFields,
+        at: DateTime<Utc>,
+    ) -> Result<Book, StoreError> {
+        catalog::update_book(self.conn, id, fields, at)
+    }
+
+    fn delete_book(&mut self, id: BookId) -> Result<(), StoreError> {
+        catalog::delete_book(self.conn, id)
+    }
+
+    fn list_books(&mut self, filter: &BookFilter, page: Page) -> Result<Paged<Book>, StoreError> {
+        catalog::list_books(self.conn, filter, page)
+    }
+
+    fn isbn_in_use(&mut self, isbn: &str, except: Option<BookId>) -> Result<bool, StoreError> {
+        catalog::isbn_in_use(self.conn, isbn, except)
+    }
+
+    fn open_loan(&mut self, book_id: BookId) -> Result<Option<Loan>, StoreError> {
+        lending::open_loan(self.conn, book_id)
+    }
+
+    fn insert_loan(&mut self, loan: &NewLoan) -> Result<Loan, StoreError> {
+        lending::insert_loan(self.conn, loan)
+    }
+
+    fn close_loan(&mut self, loan_id: LoanId, at: DateTime<Utc>) -> Result<Loan, StoreError> {
+        lending::close_loan(self.conn, loan_id, at)
+    }
+
+    fn set_book_available(
+        &mut self,
+        book_id: BookId,
+        available: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Book, StoreError> {
+        catalog::set_book_available(self.conn, book_id, available, at)
+    }
+
+    fn list_loans(&mut self, filter: &LoanFilter, page: Page) -> Result<Paged<Loan>, StoreError> {
+        lending::list_loans(self.conn, filter, page)
+    }
+
+    fn existing_authors(&mut self, ids: &[AuthorId]) -> Result<Vec<AuthorId>, StoreError> {
+        catalog::existing_authors(self.conn, ids)
+    }
+
+    fn isbns_in_use(&mut self, isbns: &[String]) -> Result<Vec<String>, StoreError> {
+        catalog::isbns_in_use(self.conn, isbns)
+    }
+
+    fn insert_import(
+        &mut self,
+        user: &UserRef,
+        count: i64,
+        at: DateTime<Utc>,
+    ) -> Result<ImportRecord, StoreError> {
+        imports::insert_import(self.conn, user, count, at)
+    }
+
+    fn insert_books(
+        &mut self,
+        books: &[BookFields],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Book>, StoreError> {
+        catalog::insert_books(self.conn, books, at)
+    }
+
+    fn list_imports(&mut self, page: Page) -> Result<Paged<ImportRecord>, StoreError> {
+        imports::list_imports(self.conn, page)
+    }
+
+    fn insert_webhook(
+        &mut self,
+        fields: &WebhookFields,
+        at: DateTime<Utc>,
+    ) -> Result<Webhook, StoreError> {
+        webhooks::insert_webhook(self.conn, fields, at)
+    }
+
+    fn webhook(&mut self, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+        webhooks::webhook(self.conn, id)
+    }
+
+    fn update_webhook(
+        &mut self,
+        id: WebhookId,
+        fields: &WebhookFields,
+        at: DateTime<Utc>,
+    ) -> Result<Webhook, StoreError> {
+        webhooks::update_webhook(self.conn, id, fields, at)
+    }
+
+    fn delete_webhook(&mut self, id: WebhookId) -> Result<(), StoreError> {
+        webhooks::delete_webhook(self.conn, id)
+    }
+
+    fn list_webhooks(&mut self, page: Page) -> Result<Paged<Webhook>, StoreError> {
+        webhooks::list_webhooks(self.conn, page)
+    }
+
+    fn active_webhooks(&mut self) -> Result<Vec<Webhook>, StoreError> {
+        webhooks::active_webhooks(self.conn)
+    }
+
+    fn clear_webhook_failures(
+        &mut self,
+        id: WebhookId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        webhooks::clear_webhook_failures(self.conn, id, at)
+    }
+
+    fn save_webhook_state(
+        &mut self,
+        webhook: &Webhook,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        webhooks::save_webhook_state(self.conn, webhook, at)
+    }
+
+    fn claim_undispatched_events(&mut self, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+        outbox::claim_undispatched_events(self.conn, limit)
+    }
+
+    fn mark_events_dispatched(
+        &mut self,
+        ids: &[Uuid],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        outbox::mark_events_dispatched(self.conn, ids, at)
+    }
+
+    fn insert_deliveries(&mut self, new: &[NewDelivery]) -> Result<Vec<Delivery>, StoreError> {
+        let inserted = deliveries::insert_deliveries(self.conn, new)?;
+        self.queued.deliveries = true;
+        Ok(inserted)
+    }
+
+    fn due_deliveries(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: i64,
+        exclude: &[WebhookId],
+    ) -> Result<Vec<(DeliveryId, WebhookId)>, StoreError> {
+        deliveries::due_deliveries(self.conn, now, limit, exclude)
+    }
+
+    fn lease_deliveries(
+        &mut self,
+        ids: &[DeliveryId],
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        deliveries::lease_deliveries(self.conn, ids, lease_until)
+    }
+
+    fn delivery(&mut self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
+        deliveries::delivery(self.conn, id)
+    }
+
+    fn save_delivery(&mut self, delivery: &Delivery, at: DateTime<Utc>) -> Result<(), StoreError> {
+        deliveries::save_delivery(self.conn, delivery, at)?;
+        // A delivery due now (a redelivery) should not wait for the poll.
+        if delivery.status == DeliveryStatus::Pending && delivery.next_attempt_at <= at {
+            self.queued.deliveries = true;
+        }
+        Ok(())
+    }
+
+    fn make_deliveries_due(
+        &mut self,
+        webhook: Option<WebhookId>,
+        ids: &[DeliveryId],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let queued = deliveries::make_deliveries_due(self.conn, webhook, ids, at)?;
+        self.queued.deliveries |= queued > 0;
+        Ok(queued)
+    }
+
+    fn count_deliveries_since(
+        &mut self,
+        status: DeliveryStatus,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        deliveries::count_deliveries_since(self.conn, status, since)
+    }
+
+    fn prune_deliveries(&mut self, before: DateTime<Utc>) -> Result<(usize, usize), StoreError> {
+        deliveries::prune_deliveries(self.conn, before)
+    }
+
+    fn list_deliveries(
+        &mut self,
+        filter: &DeliveryFilter,
+        page: Page,
+    ) -> Result<Paged<Delivery>, StoreError> {
+        deliveries::list_deliveries(self.conn, filter, page)
+    }
+
+    fn insert_attempt_logs(
+        &mut self,
+        logs: &[NewAttemptLog],
+    ) -> Result<Vec<AttemptLog>, StoreError> {
+        deliveries::insert_attempt_logs(self.conn, logs)
+    }
+
+    fn list_attempt_logs(
+        &mut self,
+        filter: &AttemptLogFilter,
+        page: Page,
+    ) -> Result<Paged<AttemptLog>, StoreError> {
+        deliveries::list_attempt_logs(self.conn, filter, page)
+    }
+
+    fn insert_audit_entries(&mut self, entries: &[NewAuditEntry]) -> Result<(), StoreError> {
+        audit::insert_audit_entries(self.conn, entries)
+    }
+
+    fn list_audit_entries(
+        &mut self,
+        filter: &AuditFilter,
+        page: Page,
+    ) -> Result<Paged<AuditEntry>, StoreError> {
+        audit::list_audit_entries(self.conn, filter, page)
+    }
+
+    fn append_event(&mut self, event: &NewEvent) -> Result<RecordedEvent, StoreError> {
+        let recorded = outbox::append_event(self.conn, event)?;
+        self.queued.events = true;
+        Ok(recorded)
+    }
+
+    fn list_events(
+        &mut self,
+        name: Option<String>,
+        page: Page,
+    ) -> Result<Paged<RecordedEvent>, StoreError> {
+        outbox::list_events(self.conn, name.as_deref(), page)
+    }
+}

@@ -1,0 +1,225 @@
+//! Webhook subscriptions. Patterns and headers are stored as JSON text.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use libris_application::ports::WebhookFields;
+use libris_application::{Page, Paged, StoreError};
+use libris_domain::events::EventPattern;
+use libris_domain::webhooks::{Webhook, WebhookId};
+use uuid::Uuid;
+
+use crate::connection::AnyConnection;
+use crate::error::IntoStore;
+use crate::schema::webhooks;
+use crate::time::{naive, utc};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = webhooks)]
+pub(crate) struct WebhookRow {
+    id: String,
+    url: String,
+    events: String,
+    secret: String,
+    is_active: bool,
+    headers: String,
+    description: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    failure_count: i64,
+    failing_since: Option<NaiveDateTime>,
+    disabled_reason: Option<String>,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unexpected(format!("stored webhook {what} is unreadable: {e}"))
+}
+
+impl TryFrom<WebhookRow> for Webhook {
+    type Error = StoreError;
+
+    fn try_from(row: WebhookRow) -> Result<Self, StoreError> {
+        let patterns: Vec<String> =
+            serde_json::from_str(&row.events).map_err(|e| corrupt("events", e))?;
+        Ok(Self {
+            id: Uuid::parse_str(&row.id).map_err(|e| corrupt("id", e))?,
+            url: row.url,
+            events: patterns
+                .iter()
+                .map(|p| EventPattern::parse(p).map_err(|e| corrupt("events", e.message)))
+                .collect::<Result<_, _>>()?,
+            secret: row.secret,
+            is_active: row.is_active,
+            headers: serde_json::from_str(&row.headers).map_err(|e| corrupt("headers", e))?,
+            description: row.description,
+            created_at: utc(row.created_at),
+            updated_at: utc(row.updated_at),
+            failure_count: row.failure_count,
+            failing_since: row.failing_since.map(utc),
+            disabled_reason: row.disabled_reason,
+        })
+    }
+}
+
+pub(crate) fn to_webhooks(rows: Vec<WebhookRow>) -> Result<Vec<Webhook>, StoreError> {
+    rows.into_iter().map(Webhook::try_from).collect()
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = webhooks)]
+struct WebhookChangeset {
+    url: String,
+    events: String,
+    secret: String,
+    is_active: bool,
+    headers: String,
+    description: String,
+    updated_at: NaiveDateTime,
+}
+
+impl WebhookChangeset {
+    fn new(fields: &WebhookFields, at: DateTime<Utc>) -> Self {
+        let patterns: Vec<String> = fields.events.iter().map(ToString::to_string).collect();
+        Self {
+            url: fields.url.clone(),
+            events: serde_json::Value::from(patterns).to_string(),
+            secret: fields.secret.clone(),
+            is_active: fields.is_active,
+            headers: serde_json::to_string(&fields.headers).unwrap_or_else(|_| "[]".into()),
+            description: fields.description.clone(),
+            updated_at: naive(at),
+        }
+    }
+}
+
+pub(crate) fn insert_webhook(
+    conn: &mut AnyConnection,
+    fields: &WebhookFields,
+    at: DateTime<Utc>,
+) -> Result<Webhook, StoreError> {
+    let id = Uuid::new_v4();
+    diesel::insert_into(webhooks::table)
+        .values((
+            webhooks::id.eq(id.to_string()),
+            WebhookChangeset::new(fields, at),
+            webhooks::created_at.eq(naive(at)),
+        ))
+        .execute(conn)
+        .store()?;
+    expect_webhook(conn, id)
+}
+
+fn expect_webhook(conn: &mut AnyConnection, id: WebhookId) -> Result<Webhook, StoreError> {
+    webhook(conn, id)?.ok_or_else(|| {
+        StoreError::Unexpected(format!("webhook {id} vanished inside its transaction"))
+    })
+}
+
+pub(crate) fn webhook(
+    conn: &mut AnyConnection,
+    id: WebhookId,
+) -> Result<Option<Webhook>, StoreError> {
+    let row: Option<WebhookRow> = webhooks::table
+        .find(id.to_string())
+        .select(WebhookRow::as_select())
+        .first(conn)
+        .optional()
+        .store()?;
+    row.map(Webhook::try_from).transpose()
+}
+
+/// Webhooks by id, for the deliveries a claim returned.
+pub(crate) fn webhooks_by_ids(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> Result<Vec<Webhook>, StoreError> {
+    let rows = webhooks::table
+        .filter(webhooks::id.eq_any(ids))
+        .select(WebhookRow::as_select())
+        .load(conn)
+        .store()?;
+    to_webhooks(rows)
+}
+
+pub(crate) fn update_webhook(
+    conn: &mut AnyConnection,
+    id: WebhookId,
+    fields: &WebhookFields,
+    at: DateTime<Utc>,
+) -> Result<Webhook, StoreError> {
+    diesel::update(webhooks::table.find(id.to_string()))
+        .set(WebhookChangeset::new(fields, at))
+        .execute(conn)
+        .store()?;
+    expect_webhook(conn, id)
+}
+
+pub(crate) fn delete_webhook(conn: &mut AnyConnection, id: WebhookId) -> Result<(), StoreError> {
+    diesel::delete(webhooks::table.find(id.to_string()))
+        .execute(conn)
+        .store()?;
+    Ok(())
+}
+
+pub(crate) fn list_webhooks(
+    conn: &mut AnyConnection,
+    page: Page,
+) -> Result<Paged<Webhook>, StoreError> {
+    let count = webhooks::table.count().get_result(conn).store()?;
+    let rows = webhooks::table
+        .select(WebhookRow::as_select())
+        .order((webhooks::created_at.desc(), webhooks::id.desc()))
+        .limit(page.limit)
+        .offset(page.offset)
+        .load(conn)
+        .store()?;
+    Ok(Paged {
+        count,
+        results: to_webhooks(rows)?,
+    })
+}
+
+pub(crate) fn active_webhooks(conn: &mut AnyConnection) -> Result<Vec<Webhook>, StoreError> {
+    let rows = webhooks::table
+        .filter(webhooks::is_active.eq(true))
+        .select(WebhookRow::as_select())
+        .load(conn)
+        .store()?;
+    to_webhooks(rows)
+}
+
+pub(crate) fn save_webhook_state(
+    conn: &mut AnyConnection,
+    webhook: &Webhook,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    diesel::update(webhooks::table.find(webhook.id.to_string()))
+        .set((
+            webhooks::is_active.eq(webhook.is_active),
+            webhooks::disabled_reason.eq(webhook.disabled_reason.as_deref()),
+            webhooks::failure_count.eq(webhook.failure_count),
+            webhooks::failing_since.eq(webhook.failing_since.map(naive)),
+            webhooks::updated_at.eq(naive(at)),
+        ))
+        .execute(conn)
+        .store()?;
+    Ok(())
+}
+
+pub(crate) fn clear_webhook_failures(
+    conn: &mut AnyConnection,
+    id: WebhookId,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let failing = webhooks::failure_count
+        .ne(0)
+        .or(webhooks::failing_since.is_not_null());
+    diesel::update(webhooks::table.find(id.to_string()).filter(failing))
+        .set((
+            webhooks::failure_count.eq(0),
+            webhooks::failing_since.eq(None::<NaiveDateTime>),
+            webhooks::updated_at.eq(naive(at)),
+        ))
+        .execute(conn)
+        .store()?;
+    Ok(())
+}

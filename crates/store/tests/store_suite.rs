@@ -1,0 +1,734 @@
+//! The store's behaviour, run through the real use cases against a fresh
+//! database: every test runs once on SQLite and once on PostgreSQL.
+
+use std::sync::Arc;
+
+use libris_application::access::Admin;
+use libris_application::accounts::{self, Registration};
+use libris_application::authors::{self, NewAuthor};
+use libris_application::books::{self, BookError, BookUpdate, NewBook};
+use libris_application::events::{record, EventContext};
+use libris_application::ports::{
+    AttemptLogFilter, AuditFilter, BookFields, BookFilter, LoanFilter, MockPasswordHasher, NewLoan,
+    WebhookFields,
+};
+use libris_application::testing::{admin, at, fixed_clock};
+use libris_application::webhooks::pipeline::{
+    claim_deliveries, fan_out, record_attempts, Capacity, FanOut,
+};
+use libris_application::webhooks::ports::MockRandomness;
+use libris_application::webhooks::{AttemptReport, DeliverySettings, Outcome};
+use libris_application::{Page, Store, StoreError, StoreExt};
+use libris_domain::audit::AuditAction;
+use libris_domain::catalog::{AuthorSnapshot, BookSnapshot};
+use libris_domain::events::DomainEvent;
+use libris_domain::events::EventPattern;
+use libris_domain::values::{AuthorName, BookTitle, Email, Isbn, Password, Username};
+use libris_domain::webhooks::DeliveryStatus;
+use libris_store::{DatabaseUrl, DieselStore};
+use libris_testing::database::TestDatabase;
+
+/// A store on its own database; the store is dropped first.
+struct Fixture {
+    store: DieselStore,
+    _database: TestDatabase,
+}
+
+fn open(database: TestDatabase) -> Fixture {
+    let store = DieselStore::open(&DatabaseUrl::parse(database.url()), 4).expect("open the store");
+    Fixture {
+        store,
+        _database: database,
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(&super::open(super::TestDatabase::sqlite()).store) })*
+        }
+        mod postgres {
+            $(#[test] fn $name() {
+                if let Some(database) = super::TestDatabase::postgres() {
+                    super::$name(&super::open(database).store)
+                }
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    registration_creates_user_profile_and_event_together,
+    book_changes_keep_audit_counts_and_events_true,
+    a_failure_after_the_event_was_written_leaves_nothing,
+    the_database_refuses_duplicate_isbns_and_unknown_authors,
+    books_filter_and_paginate,
+    tokens_authenticate_until_revoked,
+    concurrent_writers_queue_instead_of_failing,
+    the_database_allows_one_open_loan_per_book,
+    bulk_inserts_answer_books_in_order,
+    fan_out_claim_and_record_run_through_the_store,
+    concurrent_claims_never_share_a_delivery,
+    an_expired_lease_makes_a_delivery_due_again,
+    operators_make_due_count_and_prune_deliveries,
+);
+
+fn admin_caller() -> Admin {
+    Admin::check(admin()).unwrap()
+}
+
+fn hasher() -> MockPasswordHasher {
+    let mut hasher = MockPasswordHasher::new();
+    hasher.expect_hash().returning(|_| Ok("hash".into()));
+    hasher
+        .expect_verify()
+        .returning(|password, _| password == "correct horse");
+    hasher
+}
+
+fn register(store: &DieselStore, username: &str, is_admin: bool) -> i64 {
+    let registration = Registration {
+        username: Username::parse(username).unwrap(),
+        email: Email::parse(&format!("{username}@example.com")).unwrap(),
+        password: Password::parse("correct horse").unwrap(),
+    };
+    accounts::register(store, &fixed_clock(), &hasher(), registration, is_admin)
+        .unwrap()
+        .user
+        .id
+}
+
+fn new_author(store: &DieselStore, name: &str) -> i64 {
+    let new = NewAuthor {
+        name: AuthorName::parse(name).unwrap(),
+        bio: String::new(),
+    };
+    authors::create_author(store, &fixed_clock(), &admin_caller(), new)
+        .unwrap()
+        .id
+}
+
+fn new_book(
+    store: &DieselStore,
+    title: &str,
+    author_id: i64,
+    isbn: Option<&str>,
+) -> Result<i64, BookError> {
+    let new = NewBook {
+        title: BookTitle::parse(title).unwrap(),
+        author_id,
+        isbn: isbn.map(|i| Isbn::parse(i).unwrap()),
+        available: true,
+    };
+    books::create_book(store, &fixed_clock(), &admin_caller(), new).map(|b| b.id)
+}
+
+fn counts(store: &DieselStore, author_id: i64) -> (i64, i64) {
+    let author = authors::get_author(store, author_id).unwrap();
+    (author.total_books, author.available_books)
+}
+
+fn event_names(store: &DieselStore) -> Vec<String> {
+    let events = store
+        .read_tx(|tx| tx.list_events(None, Page::default()))
+        .unwrap();
+    events.results.into_iter().rev().map(|e| e.event).collect()
+}
+
+fn audit_actions(store: &DieselStore, book_id: i64) -> Vec<AuditAction> {
+    let filter = AuditFilter {
+        book_id: Some(book_id),
+        ..AuditFilter::default()
+    };
+    let entries = store
+        .read_tx(|tx| tx.list_audit_entries(&filter, Page::default()))
+        .unwrap();
+    entries
+        .results
+        .into_iter()
+        .rev()
+        .map(|e| e.action)
+        .collect()
+}
+
+fn registration_creates_user_profile_and_event_together(store: &DieselStore) {
+    let id = register(store, "ann", false);
+    let account = store
+        .read_tx(|tx| tx.account(id))
+        .unwrap()
+        .expect("the account");
+    assert_eq!(account.user.username, "ann");
+    assert_eq!(account.profile.books_borrowed, 0);
+    assert!(account.profile.subscribed_to_notifications);
+    let events = store
+        .read_tx(|tx| tx.list_events(Some("user.created".into()), Page::default()))
+        .unwrap();
+    assert_eq!(events.count, 1);
+    assert_eq!(events.results[0].data["username"], "ann");
+    assert_eq!(events.results[0].timestamp, at(0));
+    let taken = accounts::register(
+        store,
+        &fixed_clock(),
+        &hasher(),
+        Registration {
+            username: Username::parse("ann").unwrap(),
+            email: Email::parse("other@example.com").unwrap(),
+            password: Password::parse("correct horse").unwrap(),
+        },
+        false,
+    );
+    assert!(matches!(taken, Err(accounts::RegisterError::UsernameTaken)));
+}
+
+fn book_changes_keep_audit_counts_and_events_true(store: &DieselStore) {
+    let herbert = new_author(store, "Frank Herbert");
+    let le_guin = new_author(store, "Ursula K. Le Guin");
+    let dune = new_book(store, "Dune", herbert, Some("1234567890")).unwrap();
+    new_book(store, "Children of Dune", herbert, None).unwrap();
+    assert_eq!(counts(store, herbert), (2, 2));
+
+    let unavailable = BookUpdate {
+        available: Some(false),
+        ..BookUpdate::default()
+    };
+    books::update_book(store, &fixed_clock(), &admin_caller(), dune, unavailable).unwrap();
+    assert_eq!(counts(store, herbert), (2, 1));
+
+    let moved = BookUpdate {
+        author_id: Some(le_guin),
+        ..BookUpdate::default()
+    };
+    let book = books::update_book(store, &fixed_clock(), &admin_caller(), dune, moved).unwrap();
+    assert_eq!(book.author_name, "Ursula K. Le Guin");
+    assert_eq!(counts(store, herbert), (1, 1));
+    assert_eq!(counts(store, le_guin), (1, 0));
+
+    books::delete_book(store, &fixed_clock(), &admin_caller(), dune).unwrap();
+    assert_eq!(counts(store, le_guin), (0, 0));
+    assert_eq!(
+        audit_actions(store, dune),
+        [
+            AuditAction::Created,
+            AuditAction::Updated,
+            AuditAction::Updated,
+            AuditAction::Deleted
+        ]
+    );
+    assert_eq!(
+        event_names(store),
+        [
+            "author.created",
+            "author.created",
+            "book.created",
+            "book.created",
+            "book.updated",
+            "book.updated",
+            "book.deleted"
+        ]
+    );
+    let err = authors::delete_author(store, &fixed_clock(), &admin_caller(), herbert).unwrap_err();
+    assert!(matches!(err, authors::AuthorError::HasBooks(1)));
+    authors::delete_author(store, &fixed_clock(), &admin_caller(), le_guin).unwrap();
+}
+
+#[derive(Debug)]
+struct Forced;
+
+impl From<StoreError> for Forced {
+    fn from(e: StoreError) -> Self {
+        panic!("unexpected store error: {e}")
+    }
+}
+
+fn a_failure_after_the_event_was_written_leaves_nothing(store: &DieselStore) {
+    let author_id = new_author(store, "Kept");
+    let context = EventContext {
+        user: None,
+        at: at(1),
+    };
+    let result: Result<(), Forced> = store.write_tx(|tx| {
+        let fields = BookFields {
+            title: "Doomed".into(),
+            author_id,
+            isbn: None,
+            available: true,
+        };
+        let book = tx.insert_book(&fields, at(1))?;
+        record(
+            tx,
+            &context,
+            &DomainEvent::BookCreated(BookSnapshot::from(&book)),
+        )?;
+        let author = tx.author(author_id)?.unwrap();
+        record(
+            tx,
+            &context,
+            &DomainEvent::AuthorUpdated(AuthorSnapshot::from(&author)),
+        )?;
+        Err(Forced)
+    });
+    assert!(result.is_err());
+    assert_eq!(event_names(store), ["author.created"]);
+    let audit = store
+        .read_tx(|tx| tx.list_audit_entries(&AuditFilter::default(), Page::default()))
+        .unwrap();
+    assert_eq!(audit.count, 0);
+    assert_eq!(counts(store, author_id), (0, 0));
+    let books = store
+        .read_tx(|tx| tx.list_books(&BookFilter::default(), Page::default()))
+        .unwrap();
+    assert_eq!(books.count, 0);
+}
+
+fn the_database_refuses_duplicate_isbns_and_unknown_authors(store: &DieselStore) {
+    let author_id = new_author(store, "A");
+    let fields = BookFields {
+        title: "One".into(),
+        author_id,
+        isbn: Some("1234567890".into()),
+        available: true,
+    };
+    store.write_tx(|tx| tx.insert_book(&fields, at(0))).unwrap();
+    let duplicate = store.write_tx(|tx| tx.insert_book(&fields, at(0)));
+    assert!(
+        matches!(duplicate, Err(StoreError::UniqueViolation(_))),
+        "{duplicate:?}"
+    );
+    let orphan = BookFields {
+        author_id: author_id + 100,
+        isbn: None,
+        ..fields.clone()
+    };
+    let orphan = store.write_tx(|tx| tx.insert_book(&orphan, at(0)));
+    assert!(
+        matches!(orphan, Err(StoreError::ForeignKeyViolation(_))),
+        "{orphan:?}"
+    );
+    // Through the use case, the same duplicate is a validation error on `isbn`.
+    let err = new_book(store, "Two", author_id, Some("123-456-789-0")).unwrap_err();
+    assert!(matches!(err, BookError::Invalid(e) if e.0[0].field == "isbn"));
+}
+
+fn books_filter_and_paginate(store: &DieselStore) {
+    let herbert = new_author(store, "Frank Herbert");
+    let banks = new_author(store, "Iain Banks");
+    for i in 0..5 {
+        new_book(store, &format!("Dune {i}"), herbert, None).unwrap();
+    }
+    new_book(store, "Excession", banks, Some("9780553575378")).unwrap();
+    let list =
+        |filter: BookFilter, page: Page| store.read_tx(|tx| tx.list_books(&filter, page)).unwrap();
+
+    let all = list(BookFilter::default(), Page::default());
+    assert_eq!(all.count, 6);
+    assert_eq!(all.results[0].title, "Excession", "newest first");
+    let page = list(BookFilter::default(), Page::new(Some(2), Some(1)));
+    assert_eq!((page.count, page.results.len()), (6, 2));
+    assert_eq!(page.results[0].title, "Dune 4");
+    let by_author = list(
+        BookFilter {
+            author_id: Some(banks),
+            ..BookFilter::default()
+        },
+        Page::default(),
+    );
+    assert_eq!(by_author.count, 1);
+    let search = |q: &str| {
+        list(
+            BookFilter {
+                q: Some(q.into()),
+                ..BookFilter::default()
+            },
+            Page::default(),
+        )
+        .count
+    };
+    assert_eq!(search("dUNE"), 5);
+    assert_eq!(search("banks"), 1);
+    assert_eq!(search("9780553"), 1);
+    assert_eq!(search("nothing like it"), 0);
+    let unavailable = list(
+        BookFilter {
+            available: Some(false),
+            ..BookFilter::default()
+        },
+        Page::default(),
+    );
+    assert_eq!(unavailable.count, 0);
+}
+
+fn tokens_authenticate_until_revoked(store: &DieselStore) {
+    let id = register(store, "ann", false);
+    store
+        .write_tx(|tx| tx.insert_token(id, "digest-1", at(0)))
+        .unwrap();
+    let found = store.read_tx(|tx| tx.account_by_token("digest-1")).unwrap();
+    assert_eq!(found.map(|a| a.user.id), Some(id));
+    assert!(store.write_tx(|tx| tx.delete_token("digest-1")).unwrap());
+    assert!(store
+        .read_tx(|tx| tx.account_by_token("digest-1"))
+        .unwrap()
+        .is_none());
+    assert!(!store.write_tx(|tx| tx.delete_token("digest-1")).unwrap());
+}
+
+fn concurrent_writers_queue_instead_of_failing(store: &DieselStore) {
+    let author_id = new_author(store, "Busy");
+    let store: Arc<&DieselStore> = Arc::new(store);
+    std::thread::scope(|scope| {
+        for worker in 0..4 {
+            let store = Arc::clone(&store);
+            scope.spawn(move || {
+                for i in 0..10 {
+                    new_book(*store, &format!("Book {worker}-{i}"), author_id, None)
+                        .expect("every write succeeds");
+                }
+            });
+        }
+    });
+    assert_eq!(counts(&store, author_id), (40, 40));
+}
+
+#[test]
+fn a_wrong_postgres_url_fails_with_the_servers_message() {
+    let url = DatabaseUrl::parse("postgres://postgres@127.0.0.1:1/nowhere");
+    let err = DieselStore::open(&url, 1)
+        .err()
+        .expect("no server listens on port 1");
+    let message = err.to_string();
+    assert!(
+        message.contains("cannot connect to postgres://"),
+        "{message}"
+    );
+    assert!(message.to_lowercase().contains("connect"), "{message}");
+}
+
+#[allow(dead_code)]
+fn assert_object_safe(_: &dyn Store) {}
+
+fn the_database_allows_one_open_loan_per_book(store: &DieselStore) {
+    let member = register(store, "ann", false);
+    let book = new_book(store, "Dune", new_author(store, "A"), None).unwrap();
+    let loan = NewLoan {
+        book_id: book,
+        book_title: "Dune".into(),
+        user_id: member,
+        borrowed_at: at(0),
+        due_at: at(60),
+    };
+    let first = store.write_tx(|tx| tx.insert_loan(&loan)).unwrap();
+    let second = store.write_tx(|tx| tx.insert_loan(&loan));
+    assert!(
+        matches!(second, Err(StoreError::UniqueViolation(_))),
+        "{second:?}"
+    );
+    let closed = store
+        .write_tx(|tx| tx.close_loan(first.id, at(30)))
+        .unwrap();
+    assert_eq!(closed.returned_at, Some(at(30)));
+    store
+        .write_tx(|tx| tx.insert_loan(&loan))
+        .expect("a returned loan frees the book");
+    store
+        .write_tx(|tx| tx.recount_member_loans(member))
+        .unwrap();
+    let profile = store
+        .read_tx(|tx| tx.account(member))
+        .unwrap()
+        .unwrap()
+        .profile;
+    assert_eq!((profile.books_borrowed, profile.books_returned), (2, 1));
+    let open = LoanFilter {
+        open: Some(true),
+        ..LoanFilter::default()
+    };
+    assert_eq!(
+        store
+            .read_tx(|tx| tx.list_loans(&open, Page::default()))
+            .unwrap()
+            .count,
+        1
+    );
+    let overdue = LoanFilter {
+        overdue_at: Some(at(61)),
+        ..LoanFilter::default()
+    };
+    assert_eq!(
+        store
+            .read_tx(|tx| tx.list_loans(&overdue, Page::default()))
+            .unwrap()
+            .count,
+        1
+    );
+    let not_yet = LoanFilter {
+        overdue_at: Some(at(59)),
+        ..LoanFilter::default()
+    };
+    assert_eq!(
+        store
+            .read_tx(|tx| tx.list_loans(&not_yet, Page::default()))
+            .unwrap()
+            .count,
+        0
+    );
+}
+
+fn bulk_inserts_answer_books_in_order(store: &DieselStore) {
+    let author_id = new_author(store, "Many");
+    let fields: Vec<BookFields> = (0..2500)
+        .map(|i| BookFields {
+            title: format!("Book {i}"),
+            author_id,
+            isbn: Some(format!("{:013}", i)),
+            available: true,
+        })
+        .collect();
+    let books = store
+        .write_tx(|tx| tx.insert_books(&fields, at(0)))
+        .unwrap();
+    assert_eq!(books.len(), 2500);
+    for (book, fields) in books.iter().zip(&fields) {
+        let stored = store.read_tx(|tx| tx.book(book.id)).unwrap().unwrap();
+        assert_eq!(
+            (stored.title.as_str(), stored.isbn.as_deref()),
+            (fields.title.as_str(), fields.isbn.as_deref())
+        );
+        assert_eq!(stored.author_name, "Many");
+    }
+    let taken = store
+        .read_tx(|tx| tx.isbns_in_use(&["0000000000007".into(), "9999999999999".into()]))
+        .unwrap();
+    assert_eq!(taken, ["0000000000007"]);
+    let existing = store
+        .read_tx(|tx| tx.existing_authors(&[author_id, author_id + 1]))
+        .unwrap();
+    assert_eq!(existing, [author_id]);
+}
+
+fn subscribe(store: &DieselStore, url: &str, pattern: &str) -> libris_domain::webhooks::Webhook {
+    let fields = WebhookFields {
+        url: url.into(),
+        events: vec![EventPattern::parse(pattern).unwrap()],
+        secret: "my-secret-key".into(),
+        is_active: true,
+        headers: vec![("X-Tenant".into(), "library-1".into())],
+        description: String::new(),
+    };
+    // Created before the events of these tests, which happen at `at(0)` or later.
+    store
+        .write_tx(|tx| tx.insert_webhook(&fields, at(-10)))
+        .unwrap()
+}
+
+fn delivered(outcome: Outcome) -> AttemptReport {
+    AttemptReport {
+        status: Some(200),
+        response_body: "ok".into(),
+        error: None,
+        duration_ms: 3,
+        outcome,
+    }
+}
+
+/// A sender with `free` slots and nothing in flight.
+fn room(free: usize) -> Capacity {
+    Capacity {
+        free,
+        per_endpoint: 8,
+        in_flight: Default::default(),
+    }
+}
+
+fn fan_out_claim_and_record_run_through_the_store(store: &DieselStore) {
+    let hook = subscribe(store, "http://127.0.0.1:9/hook", "book.*");
+    subscribe(store, "http://127.0.0.1:9/authors", "author.deleted");
+    let book = new_book(store, "Dune", new_author(store, "A"), None).unwrap();
+    assert_eq!(
+        fan_out(store, &fixed_clock(), 100).unwrap(),
+        FanOut::Dispatched {
+            events: 2,
+            deliveries: 1
+        }
+    );
+    assert_eq!(
+        fan_out(store, &fixed_clock(), 100).unwrap(),
+        FanOut::EmptyQueue
+    );
+
+    let settings = DeliverySettings::default();
+    let jobs = claim_deliveries(store, &fixed_clock(), &settings, &room(10)).unwrap();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert_eq!(job.webhook_id(), hook.id);
+    assert_eq!(
+        job.request.headers,
+        [("X-Tenant".to_owned(), "library-1".to_owned())]
+    );
+    let body: serde_json::Value = serde_json::from_slice(&job.request.body).unwrap();
+    assert_eq!(
+        (body["event"].as_str(), body["data"]["id"].as_i64()),
+        (Some("book.created"), Some(book))
+    );
+    assert!(
+        claim_deliveries(store, &fixed_clock(), &settings, &room(10))
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+
+    let mut random = MockRandomness::new();
+    random.expect_symmetric_unit().returning(|| 0.0);
+    let logs = record_attempts(
+        store,
+        &fixed_clock(),
+        &random,
+        &settings,
+        &[(job.clone(), delivered(Outcome::Delivered))],
+    )
+    .unwrap();
+    assert_eq!((logs.len(), logs[0].attempt, logs[0].success), (1, 1, true));
+    let stored = store
+        .read_tx(|tx| tx.delivery(job.delivery.id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.status, stored.attempts),
+        (DeliveryStatus::Delivered, 1)
+    );
+    let filter = AttemptLogFilter {
+        webhook_id: Some(hook.id),
+        ..AttemptLogFilter::default()
+    };
+    let listed = store
+        .read_tx(|tx| tx.list_attempt_logs(&filter, Page::default()))
+        .unwrap();
+    assert_eq!(listed.count, 1);
+    assert_eq!(
+        listed.results[0].payload,
+        String::from_utf8(job.request.body.clone()).unwrap()
+    );
+}
+
+fn claim_ids(store: &DieselStore, now: i64, limit: i64) -> Vec<i64> {
+    let claimed = store
+        .write_tx(|tx| {
+            let due = tx.due_deliveries(at(now), limit, &[])?;
+            let ids: Vec<_> = due.iter().map(|(id, _)| *id).collect();
+            tx.lease_deliveries(&ids, at(now + 15))
+        })
+        .unwrap();
+    claimed.into_iter().map(|c| c.delivery.id).collect()
+}
+
+fn concurrent_claims_never_share_a_delivery(store: &DieselStore) {
+    subscribe(store, "http://127.0.0.1:9/hook", "*");
+    let author = new_author(store, "A");
+    for i in 0..60 {
+        new_book(store, &format!("B{i}"), author, None).unwrap();
+    }
+    while fan_out(store, &fixed_clock(), 25).unwrap() != FanOut::EmptyQueue {}
+    let store = Arc::new(store);
+    let claimed: Vec<i64> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let batch = claim_ids(&store, 1, 7);
+                        if batch.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(batch);
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    let mut unique = claimed.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(
+        claimed.len(),
+        61,
+        "every delivery claimed (60 books, 1 author)"
+    );
+    assert_eq!(unique.len(), claimed.len(), "no delivery claimed twice");
+}
+
+fn an_expired_lease_makes_a_delivery_due_again(store: &DieselStore) {
+    subscribe(store, "http://127.0.0.1:9/hook", "author.*");
+    new_author(store, "A");
+    fan_out(store, &fixed_clock(), 10).unwrap();
+    let first = claim_ids(store, 0, 10);
+    assert_eq!(first.len(), 1);
+    assert!(
+        claim_ids(store, 10, 10).is_empty(),
+        "the lease holds for 15 s"
+    );
+    assert_eq!(
+        claim_ids(store, 16, 10),
+        first,
+        "a dead worker's lease expires"
+    );
+}
+
+fn operators_make_due_count_and_prune_deliveries(store: &DieselStore) {
+    subscribe(store, "http://127.0.0.1:9/hook", "author.*");
+    new_author(store, "A");
+    new_author(store, "B");
+    fan_out(store, &fixed_clock(), 10).unwrap();
+    let later = |tx: &mut dyn libris_application::Tx| tx.due_deliveries(at(-5), 10, &[]);
+    assert!(
+        store.write_tx(later).unwrap().is_empty(),
+        "nothing is due before its time"
+    );
+    let made_due = store
+        .write_tx(|tx| tx.make_deliveries_due(None, &[], at(-5)))
+        .unwrap();
+    assert_eq!(made_due, 2);
+    assert_eq!(store.write_tx(later).unwrap().len(), 2);
+
+    let first = claim_ids(store, 0, 1)[0];
+    let delivery = store.read_tx(|tx| tx.delivery(first)).unwrap().unwrap();
+    let dead = libris_domain::webhooks::Delivery {
+        status: DeliveryStatus::Dead,
+        attempts: 3,
+        ..delivery
+    };
+    store.write_tx(|tx| tx.save_delivery(&dead, at(1))).unwrap();
+    assert_eq!(
+        store
+            .read_tx(|tx| tx.count_deliveries_since(DeliveryStatus::Dead, at(0)))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .read_tx(|tx| tx.count_deliveries_since(DeliveryStatus::Dead, at(2)))
+            .unwrap(),
+        0
+    );
+
+    let requeued = store
+        .write_tx(|tx| tx.make_deliveries_due(None, &[first], at(3)))
+        .unwrap();
+    assert_eq!(requeued, 1);
+    let again = store.read_tx(|tx| tx.delivery(first)).unwrap().unwrap();
+    assert_eq!(
+        (again.status, again.retry_base),
+        (DeliveryStatus::Pending, 3)
+    );
+
+    store.write_tx(|tx| tx.save_delivery(&dead, at(4))).unwrap();
+    let pruned = store.write_tx(|tx| tx.prune_deliveries(at(5))).unwrap();
+    assert_eq!(pruned, (1, 0), "the dead one goes, the pending one stays");
+    let left = store
+        .read_tx(|tx| tx.list_deliveries(&Default::default(), Page::default()))
+        .unwrap();
+    assert_eq!(left.count, 1);
+}

@@ -1,0 +1,3 @@
+DROP TABLE webhook_logs;
+DROP TABLE deliveries;
+DROP TABLE webhooks;

@@ -1,0 +1,9 @@
+DROP TABLE events;
+DROP TABLE imports;
+DROP TABLE loans;
+DROP TABLE book_logs;
+DROP TABLE books;
+DROP TABLE authors;
+DROP TABLE api_tokens;
+DROP TABLE profiles;
+DROP TABLE users;

@@ -1,0 +1,9 @@
+//! End-to-end tests, one binary: the real server on a random port, a fresh
+//! database each, requests over real HTTP.
+
+mod accounts;
+mod catalog;
+mod errors;
+mod imports;
+mod lending;
+mod webhooks;
