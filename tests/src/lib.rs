@@ -2,8 +2,10 @@
 //! `Application` `main` starts) on a random port with a fresh database, and
 //! talks to it over HTTP with one method per endpoint.
 
+use actix_web::dev::ServerHandle;
 use clap::Parser as _;
 use libris_server::config::LogFormat;
+use libris_server::workers::WorkerHandle;
 use libris_server::{telemetry, Application, Cli, Config};
 use libris_testing::database::TestDatabase;
 use reqwest::{Method, Response, StatusCode};
@@ -16,7 +18,18 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// A token of the bootstrap admin.
     pub admin_token: String,
-    pub database: TestDatabase,
+    server: ServerHandle,
+    // Fields drop in this order: the workers stop (and finish their store
+    // work) while the database still exists, then it is removed.
+    _workers: WorkerHandle,
+    _database: TestDatabase,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The stop command is sent at once; nobody needs to wait for it.
+        drop(self.server.stop(false));
+    }
 }
 
 /// The database [`TestApp::spawn`] uses.
@@ -97,12 +110,16 @@ impl TestApp {
             .await
             .expect("the app starts");
         let address = format!("http://127.0.0.1:{}", application.port());
-        actix_web::rt::spawn(application.run_until_stopped());
+        let (server, workers) = application.into_parts();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
         let mut app = Self {
             address,
             client: reqwest::Client::new(),
             admin_token: String::new(),
-            database,
+            server: handle,
+            _workers: workers,
+            _database: database,
         };
         app.admin_token = app.login(ADMIN.0, ADMIN.1).await;
         app

@@ -26,7 +26,7 @@ pub struct Application {
     port: u16,
     server: Server,
     /// The delivery workers stop when the application is dropped.
-    _workers: WorkerHandle,
+    workers: WorkerHandle,
 }
 
 impl Application {
@@ -86,7 +86,7 @@ impl Application {
         Ok(Self {
             port,
             server,
-            _workers: workers,
+            workers,
         })
     }
 
@@ -98,6 +98,12 @@ impl Application {
     /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+
+    /// The HTTP server and the delivery workers, for a harness that stops
+    /// them itself (before it drops the database they use).
+    pub fn into_parts(self) -> (Server, WorkerHandle) {
+        (self.server, self.workers)
     }
 }
 

@@ -68,14 +68,22 @@ pub struct DeliveryWorkers {
     pub send: bool,
 }
 
-/// Stops the workers when dropped.
+/// Stops the workers when dropped, and waits for their thread: store work
+/// already running finishes first, so no thread is inside the database driver
+/// when the process exits (libpq's TLS library tears itself down at exit).
 pub struct WorkerHandle {
     stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for WorkerHandle {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("the delivery workers' thread panicked");
+            }
+        }
     }
 }
 
@@ -129,7 +137,7 @@ impl DeliveryWorkers {
             .enable_all()
             .build()?;
         let (stop, mut stopped) = watch::channel(false);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("libris-delivery".into())
             .spawn(move || {
                 runtime.block_on(async move {
@@ -141,7 +149,10 @@ impl DeliveryWorkers {
                 // Dropping the runtime here cancels in-flight sends: their leases
                 // expire and they are sent again (at-least-once).
             })?;
-        Ok(WorkerHandle { stop })
+        Ok(WorkerHandle {
+            stop,
+            thread: Some(thread),
+        })
     }
 
     async fn run(self) {

@@ -1,9 +1,14 @@
 //! A fresh database per test, on SQLite or PostgreSQL, removed on drop.
 //!
 //! PostgreSQL is found at `LIBRIS_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`). When it is unreachable the
-//! PostgreSQL half is skipped with a message, except under `CI=true`, where
-//! that is a failure.
+//! `postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable`). When it is
+//! unreachable the PostgreSQL half is skipped with a message, except under
+//! `CI=true`, where that is a failure.
+//!
+//! The default turns TLS off on purpose: the server is on loopback, and a test
+//! process that never initialises OpenSSL (through libpq) cannot crash in
+//! OpenSSL's exit handler while a pool thread is still inside libpq
+//! (diesel-rs/diesel#3441: an intermittent SIGSEGV after every test passed).
 
 use std::path::PathBuf;
 
@@ -11,7 +16,7 @@ use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
 use uuid::Uuid;
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable";
 
 /// A database that exists for one test.
 pub struct TestDatabase {
@@ -53,10 +58,15 @@ impl TestDatabase {
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
-        let base = admin_url.split('?').next().unwrap_or(&admin_url);
+        let (base, query) = admin_url.split_once('?').unwrap_or((&admin_url, ""));
         let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
         Some(Self {
-            url: format!("{server}/{name}"),
+            url: format!("{server}/{name}{query}"),
             kind: Kind::Postgres { admin_url, name },
         })
     }
