@@ -147,6 +147,20 @@ impl TestApp {
         Reply::read(request.send().await.expect("the request is sent")).await
     }
 
+    /// POSTs these exact bytes with these headers and no token (what a
+    /// signed inbound webhook looks like).
+    pub async fn post_signed(&self, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Reply {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Reply::read(request.send().await.expect("the request is sent")).await
+    }
+
     /// A request as the bootstrap admin.
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
         self.call(method, path, Some(&self.admin_token), body).await

@@ -7,6 +7,7 @@ use libris_domain::audit::{AuditEntry, NewAuditEntry};
 use libris_domain::catalog::{Author, AuthorId, Book, BookId, ImportRecord};
 use libris_domain::events::EventPattern;
 use libris_domain::events::RecordedEvent;
+use libris_domain::inbound::{InboundEvent, InboundStatus, SignatureScheme};
 use libris_domain::lending::{Loan, LoanId};
 use libris_domain::values::Password;
 use libris_domain::webhooks::{
@@ -188,6 +189,23 @@ pub struct DeliveryFilter {
     pub webhook_id: Option<WebhookId>,
     pub status: Option<DeliveryStatus>,
     pub event: Option<String>,
+}
+
+/// An accepted inbound webhook to store; the store gives it its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInboundEvent {
+    pub message_id: String,
+    pub event: Option<String>,
+    pub scheme: SignatureScheme,
+    pub status: InboundStatus,
+    pub payload: serde_json::Value,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboundFilter {
+    pub event: Option<String>,
+    pub status: Option<InboundStatus>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -415,6 +433,17 @@ pub trait Tx {
         filter: &AttemptLogFilter,
         page: Page,
     ) -> Result<Paged<AttemptLog>, StoreError>;
+
+    // Inbound webhooks.
+    fn inbound_message_exists(&mut self, message_id: &str) -> Result<bool, StoreError>;
+    /// `UniqueViolation` when an event with this message id is stored.
+    fn insert_inbound_event(&mut self, event: &NewInboundEvent)
+        -> Result<InboundEvent, StoreError>;
+    fn list_inbound_events(
+        &mut self,
+        filter: &InboundFilter,
+        page: Page,
+    ) -> Result<Paged<InboundEvent>, StoreError>;
 
     // Audit log.
     fn insert_audit_entries(&mut self, entries: &[NewAuditEntry]) -> Result<(), StoreError>;

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod catalog;
 pub mod events;
+pub mod inbound;
 pub mod lending;
 pub mod validation;
 pub mod values;

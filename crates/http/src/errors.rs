@@ -16,10 +16,13 @@ use libris_application::event_log::CustomEventError;
 use libris_application::imports::ImportError;
 use libris_application::lending::LendingError;
 use libris_application::webhooks::delivery::RedeliverError;
+use libris_application::webhooks::inbound::ReceiveError;
 use libris_application::webhooks::subscriptions::WebhookError;
 use libris_application::StoreError;
 use libris_domain::{FieldError, ValidationErrors};
 use serde::Serialize;
+
+const UNAUTHORIZED_CODE: &str = "unauthorized";
 
 #[derive(Debug, Serialize)]
 struct Body<'a> {
@@ -62,7 +65,7 @@ impl ApiError {
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            UNAUTHORIZED_CODE,
             "authentication required: send `Authorization: Bearer <token>`",
         )
     }
@@ -118,7 +121,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
-        if self.status == StatusCode::UNAUTHORIZED {
+        // The bearer challenge belongs to token authentication only; an
+        // inbound webhook is refused for its signature, not for a token.
+        if self.code == UNAUTHORIZED_CODE {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         response.json(Body {
@@ -262,5 +267,22 @@ impl From<RedeliverError> for ApiError {
             RedeliverError::NotFound => Self::not_found("delivery"),
             RedeliverError::Store(e) => e.into(),
         }
+    }
+}
+
+impl From<ReceiveError> for ApiError {
+    fn from(error: ReceiveError) -> Self {
+        let message = error.to_string();
+        let (status, code) = match error {
+            ReceiveError::NotConfigured => (StatusCode::UNAUTHORIZED, "inbound_not_configured"),
+            ReceiveError::MissingSignature => (StatusCode::UNAUTHORIZED, "missing_signature"),
+            ReceiveError::InvalidSignature => (StatusCode::UNAUTHORIZED, "invalid_signature"),
+            ReceiveError::InvalidTimestamp => (StatusCode::BAD_REQUEST, "invalid_timestamp"),
+            ReceiveError::StaleTimestamp(_) => (StatusCode::BAD_REQUEST, "stale_timestamp"),
+            ReceiveError::InvalidBody => (StatusCode::BAD_REQUEST, "invalid_body"),
+            ReceiveError::MissingMessageId => (StatusCode::BAD_REQUEST, "missing_message_id"),
+            ReceiveError::Store(e) => return e.into(),
+        };
+        Self::new(status, code, message)
     }
 }

@@ -33,18 +33,18 @@ where
         .map_err(Into::into)
 }
 
-/// A JSON body: malformed JSON is 400, JSON of the wrong shape is 422 naming
-/// the field, a body over the limit is 413.
-pub struct JsonBody<T>(pub T);
+/// The body byte for byte (signatures cover exactly what was sent); a body
+/// over the limit is 413.
+pub struct RawBody(pub web::Bytes);
 
-impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+impl FromRequest for RawBody {
     type Error = ApiError;
     type Future = LocalFuture<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let bytes = bytes.await.map_err(|e| {
+            bytes.await.map(RawBody).map_err(|e| {
                 let status = e.as_response_error().status_code();
                 if status == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::new(
@@ -55,7 +55,23 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 } else {
                     ApiError::bad_request(format!("cannot read the request body: {e}"))
                 }
-            })?;
+            })
+        })
+    }
+}
+
+/// A JSON body: malformed JSON is 400, JSON of the wrong shape is 422 naming
+/// the field, a body over the limit is 413.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = RawBody::from_request(req, payload);
+        Box::pin(async move {
+            let RawBody(bytes) = body.await?;
             parse_json(&bytes).map(JsonBody)
         })
     }

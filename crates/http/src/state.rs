@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use libris_application::lending::LoanPolicy;
 use libris_application::webhooks::{
-    DeliverySettings, EndpointPolicy, Randomness, WebhookTransport,
+    DeliverySettings, EndpointPolicy, InboundVerifier, Randomness, WebhookTransport,
 };
 use libris_application::{Clock, PasswordHasher, Store, TokenCodec};
 
@@ -21,4 +21,6 @@ pub struct AppState {
     pub transport: Arc<dyn WebhookTransport>,
     pub random: Arc<dyn Randomness>,
     pub delivery: DeliverySettings,
+    /// Checks inbound webhooks; `None` when no inbound secret is configured.
+    pub inbound: Option<Arc<dyn InboundVerifier>>,
 }

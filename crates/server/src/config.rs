@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use libris_domain::webhooks::DeliveryStatus;
+use libris_webhooks::SigningKey;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -137,6 +138,17 @@ pub struct ServeArgs {
 
     #[arg(long, global = true, env = "LIBRIS_ADMIN_EMAIL")]
     pub admin_email: Option<String>,
+
+    /// Secret inbound webhooks are signed with (`whsec_…` or at least 8
+    /// characters); without it `/api/webhooks/receive/` accepts nothing.
+    #[arg(
+        long,
+        global = true,
+        env = "LIBRIS_INBOUND_SECRET",
+        hide_env_values = true,
+        value_parser = parse_inbound_secret
+    )]
+    pub inbound_secret: Option<SigningKey>,
 }
 
 /// Delivery settings (API.md "Webhooks").
@@ -210,6 +222,11 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
         _ => return Err(format!("`{raw}` has no unit: use ms, s, m, h or d")),
     };
     Ok(Duration::from_secs(number.saturating_mul(seconds)))
+}
+
+/// A bad secret stops the start, rather than every inbound request failing.
+fn parse_inbound_secret(raw: &str) -> Result<SigningKey, String> {
+    SigningKey::from_secret(raw).map_err(|e| e.to_string())
 }
 
 /// `1s,2s,4s`.
@@ -299,6 +316,14 @@ mod tests {
         assert_eq!(schedule.0, [1, 2, 4].map(Duration::from_secs));
         let err = Cli::try_parse_from(["libris", "--webhook-timeout", "soon"]).unwrap_err();
         assert!(err.to_string().contains("--webhook-timeout"), "{err}");
+    }
+
+    #[test]
+    fn an_inbound_secret_that_cannot_key_signatures_stops_the_start() {
+        let err = Cli::try_parse_from(["libris", "--inbound-secret", "short"]).unwrap_err();
+        assert!(err.to_string().contains("at least 8 characters"), "{err}");
+        let cli = Cli::try_parse_from(["libris", "--inbound-secret", "whsec_c2VjcmV0"]).unwrap();
+        assert!(cli.serve.inbound_secret.is_some());
     }
 
     #[test]

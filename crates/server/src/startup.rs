@@ -8,7 +8,9 @@ use actix_web::dev::Server;
 use anyhow::Context;
 use libris_application::accounts::{self, Registration};
 use libris_application::lending::LoanPolicy;
-use libris_application::webhooks::{DeliverySettings, RetryPolicy, WebhookTransport};
+use libris_application::webhooks::{
+    DeliverySettings, InboundVerifier, RetryPolicy, WebhookTransport,
+};
 use libris_application::Store;
 use libris_auth::{Argon2Hasher, RandomTokens};
 use libris_domain::values::{Email, Password, Username};
@@ -65,6 +67,11 @@ impl Application {
             transport: pipeline.transport,
             random: Arc::new(ThreadRandom),
             delivery: pipeline.settings,
+            inbound: config
+                .serve
+                .inbound_secret
+                .clone()
+                .map(|key| Arc::new(key) as Arc<dyn InboundVerifier>),
         };
         let settings = HttpSettings {
             max_body_bytes: config.serve.max_body_bytes,

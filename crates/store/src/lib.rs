@@ -12,6 +12,7 @@ pub mod connection;
 mod deliveries;
 mod error;
 mod imports;
+mod inbound;
 mod lending;
 mod migrations;
 mod outbox;

@@ -167,3 +167,15 @@ diesel::table! {
 
 diesel::joinable!(deliveries -> webhooks (webhook_id));
 diesel::allow_tables_to_appear_in_same_query!(webhooks, deliveries, webhook_logs, events);
+
+diesel::table! {
+    inbound_events (id) {
+        id -> Text,
+        message_id -> Text,
+        event -> Nullable<Text>,
+        scheme -> Text,
+        status -> Text,
+        payload -> Text,
+        received_at -> Timestamp,
+    }
+}

@@ -4,14 +4,15 @@
 use chrono::{DateTime, Utc};
 use libris_application::ports::{
     AttemptLogFilter, AuditFilter, AuthorFields, BookFields, BookFilter, ClaimedDelivery,
-    DeliveryFilter, LoanFilter, NewAttemptLog, NewDelivery, NewEvent, NewLoan, NewUser,
-    ProfileChanges, Tx, WebhookFields,
+    DeliveryFilter, InboundFilter, LoanFilter, NewAttemptLog, NewDelivery, NewEvent,
+    NewInboundEvent, NewLoan, NewUser, ProfileChanges, Tx, WebhookFields,
 };
 use libris_application::{Page, Paged, StoreError};
 use libris_domain::accounts::{Account, Profile, User, UserId, UserRef};
 use libris_domain::audit::{AuditEntry, NewAuditEntry};
 use libris_domain::catalog::{Author, AuthorId, Book, BookId, ImportRecord};
 use libris_domain::events::RecordedEvent;
+use libris_domain::inbound::InboundEvent;
 use libris_domain::lending::{Loan, LoanId};
 use libris_domain::webhooks::{
     AttemptLog, Delivery, DeliveryId, DeliveryStatus, Webhook, WebhookId,
@@ -20,7 +21,7 @@ use uuid::Uuid;
 
 use crate::connection::AnyConnection;
 use crate::QueuedWork;
-use crate::{accounts, audit, catalog, deliveries, imports, lending, outbox, webhooks};
+use crate::{accounts, audit, catalog, deliveries, imports, inbound, lending, outbox, webhooks};
 
 pub(crate) struct DieselTx<'c> {
     conn: &'c mut AnyConnection,
@@ -209,6 +210,25 @@ impl Tx for DieselTx<'_> {
 
     fn list_imports(&mut self, page: Page) -> Result<Paged<ImportRecord>, StoreError> {
         imports::list_imports(self.conn, page)
+    }
+
+    fn inbound_message_exists(&mut self, message_id: &str) -> Result<bool, StoreError> {
+        inbound::inbound_message_exists(self.conn, message_id)
+    }
+
+    fn insert_inbound_event(
+        &mut self,
+        event: &NewInboundEvent,
+    ) -> Result<InboundEvent, StoreError> {
+        inbound::insert_inbound_event(self.conn, event)
+    }
+
+    fn list_inbound_events(
+        &mut self,
+        filter: &InboundFilter,
+        page: Page,
+    ) -> Result<Paged<InboundEvent>, StoreError> {
+        inbound::list_inbound_events(self.conn, filter, page)
     }
 
     fn insert_webhook(

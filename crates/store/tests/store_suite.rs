@@ -9,20 +9,22 @@ use libris_application::authors::{self, NewAuthor};
 use libris_application::books::{self, BookError, BookUpdate, NewBook};
 use libris_application::events::{record, EventContext};
 use libris_application::ports::{
-    AttemptLogFilter, AuditFilter, BookFields, BookFilter, LoanFilter, MockPasswordHasher, NewLoan,
-    WebhookFields,
+    AttemptLogFilter, AuditFilter, BookFields, BookFilter, InboundFilter, LoanFilter,
+    MockPasswordHasher, NewInboundEvent, NewLoan, WebhookFields,
 };
 use libris_application::testing::{admin, at, fixed_clock};
+use libris_application::webhooks::inbound::{self, InboundRequest, Receipt};
 use libris_application::webhooks::pipeline::{
     claim_deliveries, fan_out, record_attempts, Capacity, FanOut,
 };
-use libris_application::webhooks::ports::MockRandomness;
+use libris_application::webhooks::ports::{MockInboundVerifier, MockRandomness};
 use libris_application::webhooks::{AttemptReport, DeliverySettings, Outcome};
 use libris_application::{Page, Store, StoreError, StoreExt};
 use libris_domain::audit::AuditAction;
 use libris_domain::catalog::{AuthorSnapshot, BookSnapshot};
 use libris_domain::events::DomainEvent;
 use libris_domain::events::EventPattern;
+use libris_domain::inbound::{InboundStatus, SignatureScheme};
 use libris_domain::values::{AuthorName, BookTitle, Email, Isbn, Password, Username};
 use libris_domain::webhooks::DeliveryStatus;
 use libris_store::{DatabaseUrl, DieselStore};
@@ -71,6 +73,7 @@ on_both_backends!(
     concurrent_claims_never_share_a_delivery,
     an_expired_lease_makes_a_delivery_due_again,
     operators_make_due_count_and_prune_deliveries,
+    an_inbound_message_is_stored_once_even_when_its_copies_race,
 );
 
 fn admin_caller() -> Admin {
@@ -731,4 +734,86 @@ fn operators_make_due_count_and_prune_deliveries(store: &DieselStore) {
         .read_tx(|tx| tx.list_deliveries(&Default::default(), Page::default()))
         .unwrap();
     assert_eq!(left.count, 1);
+}
+
+fn inbound_event(message_id: &str, event: &str, status: InboundStatus) -> NewInboundEvent {
+    NewInboundEvent {
+        message_id: message_id.into(),
+        event: Some(event.into()),
+        scheme: SignatureScheme::StandardWebhooks,
+        status,
+        payload: serde_json::json!({"type": event, "data": {"n": 1}}),
+        received_at: at(5),
+    }
+}
+
+fn an_inbound_message_is_stored_once_even_when_its_copies_race(store: &DieselStore) {
+    let first = inbound_event("msg_1", "webhook.test", InboundStatus::Processed);
+    let stored = store
+        .write_tx(|tx| tx.insert_inbound_event(&first))
+        .unwrap();
+    assert_eq!(
+        (
+            stored.message_id.as_str(),
+            stored.received_at,
+            &stored.payload
+        ),
+        ("msg_1", at(5), &first.payload)
+    );
+    let again = store.write_tx(|tx| tx.insert_inbound_event(&first));
+    assert!(
+        matches!(again, Err(StoreError::UniqueViolation(_))),
+        "{again:?}"
+    );
+    let other = inbound_event("msg_2", "invoice.paid", InboundStatus::Ignored);
+    store
+        .write_tx(|tx| tx.insert_inbound_event(&other))
+        .unwrap();
+    assert!(store
+        .read_tx(|tx| tx.inbound_message_exists("msg_2"))
+        .unwrap());
+    assert!(!store
+        .read_tx(|tx| tx.inbound_message_exists("msg_3"))
+        .unwrap());
+
+    let ignored = InboundFilter {
+        status: Some(InboundStatus::Ignored),
+        ..InboundFilter::default()
+    };
+    let listed = store
+        .read_tx(|tx| tx.list_inbound_events(&ignored, Page::new(None, None)))
+        .unwrap();
+    assert_eq!(listed.count, 1);
+    assert_eq!(listed.results[0].message_id, "msg_2");
+    assert_eq!(listed.results[0].scheme, SignatureScheme::StandardWebhooks);
+
+    // Copies of one message arriving at once: one is handled, the rest are
+    // acknowledged as duplicates, and one row remains.
+    let mut verifier = MockInboundVerifier::new();
+    verifier.expect_verify_hex().returning(|_, _| true);
+    let body = br#"{"id":"msg_race","event":"webhook.test"}"#;
+    let receipts: Vec<Receipt> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let request = InboundRequest {
+                        body,
+                        x_webhook_signature: Some("sha256=checked-by-the-mock"),
+                        ..InboundRequest::default()
+                    };
+                    inbound::receive(store, &fixed_clock(), Some(&verifier), &request).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let accepted = receipts
+        .iter()
+        .filter(|r| matches!(r, Receipt::Accepted(_)))
+        .count();
+    assert_eq!(accepted, 1, "{receipts:?}");
+    let all = store
+        .read_tx(|tx| tx.list_inbound_events(&InboundFilter::default(), Page::new(None, None)))
+        .unwrap();
+    assert_eq!(all.count, 3);
 }

@@ -1,12 +1,13 @@
 //! This crate as the adapter behind the application's webhook ports: the
-//! sender is the `WebhookTransport`, [`EndpointRules`] the `EndpointPolicy`
-//! and [`ThreadRandom`] the `Randomness`. The crate keeps its own report and
+//! sender is the `WebhookTransport`, [`EndpointRules`] the `EndpointPolicy`,
+//! [`ThreadRandom`] the `Randomness`, and a [`SigningKey`] made from the
+//! inbound secret the `InboundVerifier`. The crate keeps its own report and
 //! outcome types, so it stays usable without the application; they are
 //! converted here, at the boundary.
 
 use libris_application::webhooks::ports::SendFuture;
 use libris_application::webhooks::{
-    self as app, EndpointPolicy, OutgoingDelivery, Randomness, WebhookTransport,
+    self as app, EndpointPolicy, InboundVerifier, OutgoingDelivery, Randomness, WebhookTransport,
 };
 use rand::Rng;
 
@@ -163,6 +164,22 @@ pub struct ThreadRandom;
 impl Randomness for ThreadRandom {
     fn symmetric_unit(&self) -> f64 {
         rand::thread_rng().gen_range(-1.0..=1.0)
+    }
+}
+
+impl InboundVerifier for SigningKey {
+    fn verify_hex(&self, body: &[u8], signature: &str) -> bool {
+        SigningKey::verify_hex(self, body, signature)
+    }
+
+    fn verify_standard(
+        &self,
+        message_id: &str,
+        timestamp: i64,
+        body: &[u8],
+        signature: &str,
+    ) -> bool {
+        SigningKey::verify_standard(self, message_id, timestamp, body, signature)
     }
 }
 

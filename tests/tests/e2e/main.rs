@@ -5,5 +5,7 @@ mod accounts;
 mod catalog;
 mod errors;
 mod imports;
+mod inbound;
 mod lending;
+mod signatures;
 mod webhooks;

@@ -6,24 +6,18 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use libris_e2e::{default_database, TestApp};
 use libris_testing::receiver::{Receiver, Reply};
 use reqwest::Method;
 use serde_json::{json, Value};
-use sha2::Sha256;
+
+use crate::signatures::{hex_signature, standard_signature};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
-}
-
 /// Checks both signatures of a delivery against the key.
 fn assert_signed(request: &libris_testing::receiver::RecordedRequest, key: &[u8]) {
-    let expected_hex = format!("sha256={}", hex::encode(hmac(key, &request.body)));
+    let expected_hex = hex_signature(key, &request.body);
     assert_eq!(
         request.header("x-webhook-signature"),
         Some(expected_hex.as_str())
@@ -32,9 +26,7 @@ fn assert_signed(request: &libris_testing::receiver::RecordedRequest, key: &[u8]
     let timestamp = request
         .header("webhook-timestamp")
         .expect("webhook-timestamp");
-    let mut signed = format!("{id}.{timestamp}.").into_bytes();
-    signed.extend_from_slice(&request.body);
-    let expected_v1 = format!("v1,{}", STANDARD.encode(hmac(key, &signed)));
+    let expected_v1 = standard_signature(key, id, timestamp, &request.body);
     assert_eq!(
         request.header("webhook-signature"),
         Some(expected_v1.as_str())

@@ -2,6 +2,7 @@
 //! carries outbox events to them (fan-out, claim, send, record).
 
 pub mod delivery;
+pub mod inbound;
 pub mod maintenance;
 pub mod pipeline;
 pub mod ports;
@@ -9,6 +10,7 @@ pub mod retry;
 pub mod subscriptions;
 
 pub use ports::{
-    AttemptReport, EndpointPolicy, Outcome, OutgoingDelivery, Randomness, WebhookTransport,
+    AttemptReport, EndpointPolicy, InboundVerifier, Outcome, OutgoingDelivery, Randomness,
+    WebhookTransport,
 };
 pub use retry::{DeliverySettings, RetryPolicy};

@@ -78,3 +78,21 @@ pub trait Randomness: Send + Sync {
     /// A number in `[-1.0, 1.0]`.
     fn symmetric_unit(&self) -> f64;
 }
+
+/// Checks inbound signatures with the inbound secret. Both checks compare in
+/// constant time; neither looks at the timestamp's age, which the use case
+/// judges itself.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait InboundVerifier: Send + Sync {
+    /// `X-Webhook-Signature: sha256=<hex>` over the body.
+    fn verify_hex(&self, body: &[u8], signature: &str) -> bool;
+    /// `webhook-signature` (one or more `v1,<base64>`) over id, timestamp and
+    /// body.
+    fn verify_standard(
+        &self,
+        message_id: &str,
+        timestamp: i64,
+        body: &[u8],
+        signature: &str,
+    ) -> bool;
+}

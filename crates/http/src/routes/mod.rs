@@ -8,6 +8,7 @@ pub mod books;
 pub mod events;
 pub mod health;
 pub mod imports;
+pub mod inbound;
 pub mod lending;
 pub mod webhooks;
 
@@ -26,6 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(books::configure)
             .configure(audit::configure)
             .configure(events::configure)
+            // Fixed paths before `/webhooks/{id}`.
+            .configure(inbound::configure)
             .configure(webhooks::configure),
     );
 }
