@@ -8,7 +8,7 @@ use libris_domain::accounts::UserRef;
 use libris_domain::audit::{AuditAction, AuditEntry, NewAuditEntry};
 
 use crate::connection::{on_each_backend, AnyConnection, Db};
-use crate::error::IntoStore;
+use crate::error::{unreadable, IntoStore};
 use crate::schema::book_logs;
 use crate::time::{naive, utc};
 
@@ -29,11 +29,10 @@ impl TryFrom<AuditRow> for AuditEntry {
     type Error = StoreError;
 
     fn try_from(row: AuditRow) -> Result<Self, StoreError> {
-        let action = AuditAction::parse(&row.action).ok_or_else(|| {
-            StoreError::Unexpected(format!("unknown audit action {:?}", row.action))
-        })?;
-        let details = serde_json::from_str(&row.details)
-            .map_err(|e| StoreError::Unexpected(format!("audit details: {e}")))?;
+        let action = AuditAction::parse(&row.action)
+            .ok_or_else(|| unreadable("audit action", &row.action))?;
+        let details =
+            serde_json::from_str(&row.details).map_err(|e| unreadable("audit details", e))?;
         Ok(Self {
             id: row.id,
             book_id: row.book_id,

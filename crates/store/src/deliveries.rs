@@ -12,7 +12,7 @@ use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryId, DeliveryStatus, 
 use uuid::Uuid;
 
 use crate::connection::{columns, on_each_backend, AnyConnection, Db};
-use crate::error::IntoStore;
+use crate::error::{unreadable, IntoStore};
 use crate::outbox::events_by_ids;
 use crate::schema::{deliveries, webhook_logs, webhooks};
 use crate::time::{naive, utc};
@@ -34,10 +34,6 @@ struct DeliveryRow {
     next_attempt_at: NaiveDateTime,
     last_error: Option<String>,
     created_at: NaiveDateTime,
-}
-
-fn unreadable(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unexpected(format!("stored {what} is unreadable: {e}"))
 }
 
 impl TryFrom<DeliveryRow> for Delivery {

@@ -20,6 +20,12 @@ pub(crate) fn store_error(error: DieselError) -> StoreError {
     }
 }
 
+/// A stored value that no longer parses (a hand-edited row, a bug in an
+/// older version): `what` names the table and column.
+pub(crate) fn unreadable(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unexpected(format!("stored {what} is unreadable: {e}"))
+}
+
 /// `?` on diesel results inside repositories.
 pub(crate) trait IntoStore<T> {
     fn store(self) -> Result<T, StoreError>;

@@ -8,7 +8,7 @@ use libris_domain::inbound::{InboundEvent, InboundStatus, SignatureScheme};
 use uuid::Uuid;
 
 use crate::connection::{AnyConnection, Db};
-use crate::error::IntoStore;
+use crate::error::{unreadable, IntoStore};
 use crate::schema::inbound_events;
 use crate::time::{naive, utc};
 
@@ -24,23 +24,20 @@ struct InboundRow {
     received_at: NaiveDateTime,
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unexpected(format!("stored inbound event {what} is unreadable: {e}"))
-}
-
 impl TryFrom<InboundRow> for InboundEvent {
     type Error = StoreError;
 
     fn try_from(row: InboundRow) -> Result<Self, StoreError> {
         Ok(Self {
-            id: Uuid::parse_str(&row.id).map_err(|e| corrupt("id", e))?,
+            id: Uuid::parse_str(&row.id).map_err(|e| unreadable("inbound event id", e))?,
             message_id: row.message_id,
             event: row.event,
             scheme: SignatureScheme::parse(&row.scheme)
-                .ok_or_else(|| corrupt("scheme", &row.scheme))?,
+                .ok_or_else(|| unreadable("inbound event scheme", &row.scheme))?,
             status: InboundStatus::parse(&row.status)
-                .ok_or_else(|| corrupt("status", &row.status))?,
-            payload: serde_json::from_str(&row.payload).map_err(|e| corrupt("payload", e))?,
+                .ok_or_else(|| unreadable("inbound event status", &row.status))?,
+            payload: serde_json::from_str(&row.payload)
+                .map_err(|e| unreadable("inbound event payload", e))?,
             received_at: utc(row.received_at),
         })
     }

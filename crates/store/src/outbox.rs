@@ -9,7 +9,7 @@ use libris_domain::events::RecordedEvent;
 use uuid::Uuid;
 
 use crate::connection::{columns, AnyConnection, Db};
-use crate::error::IntoStore;
+use crate::error::{unreadable, IntoStore};
 use crate::schema::events;
 use crate::time::{naive, utc};
 
@@ -28,14 +28,11 @@ impl TryFrom<EventRow> for RecordedEvent {
     type Error = StoreError;
 
     fn try_from(row: EventRow) -> Result<Self, StoreError> {
-        let unexpected = |what: &str, e: &dyn std::fmt::Display| {
-            StoreError::Unexpected(format!("event {what}: {e}"))
-        };
         Ok(Self {
-            id: Uuid::parse_str(&row.id).map_err(|e| unexpected("id", &e))?,
+            id: Uuid::parse_str(&row.id).map_err(|e| unreadable("event id", e))?,
             event: row.name,
             timestamp: utc(row.occurred_at),
-            data: serde_json::from_str(&row.data).map_err(|e| unexpected("data", &e))?,
+            data: serde_json::from_str(&row.data).map_err(|e| unreadable("event data", e))?,
             user: row
                 .user_id
                 .zip(row.username)

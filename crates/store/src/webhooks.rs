@@ -9,7 +9,7 @@ use libris_domain::webhooks::{Webhook, WebhookId};
 use uuid::Uuid;
 
 use crate::connection::AnyConnection;
-use crate::error::IntoStore;
+use crate::error::{unreadable, IntoStore};
 use crate::schema::webhooks;
 use crate::time::{naive, utc};
 
@@ -30,26 +30,25 @@ pub(crate) struct WebhookRow {
     disabled_reason: Option<String>,
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unexpected(format!("stored webhook {what} is unreadable: {e}"))
-}
-
 impl TryFrom<WebhookRow> for Webhook {
     type Error = StoreError;
 
     fn try_from(row: WebhookRow) -> Result<Self, StoreError> {
         let patterns: Vec<String> =
-            serde_json::from_str(&row.events).map_err(|e| corrupt("events", e))?;
+            serde_json::from_str(&row.events).map_err(|e| unreadable("webhook events", e))?;
         Ok(Self {
-            id: Uuid::parse_str(&row.id).map_err(|e| corrupt("id", e))?,
+            id: Uuid::parse_str(&row.id).map_err(|e| unreadable("webhook id", e))?,
             url: row.url,
             events: patterns
                 .iter()
-                .map(|p| EventPattern::parse(p).map_err(|e| corrupt("events", e.message)))
+                .map(|p| {
+                    EventPattern::parse(p).map_err(|e| unreadable("webhook events", e.message))
+                })
                 .collect::<Result<_, _>>()?,
             secret: row.secret,
             is_active: row.is_active,
-            headers: serde_json::from_str(&row.headers).map_err(|e| corrupt("headers", e))?,
+            headers: serde_json::from_str(&row.headers)
+                .map_err(|e| unreadable("webhook headers", e))?,
             description: row.description,
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
