@@ -1,8 +1,10 @@
 //! Libris's HTTP adapter: actix-web routes, bearer-token auth, JSON in and
-//! out, and errors as `{code, message, details}` whoever raised them.
+//! out, errors as `{code, message, details}` whoever raised them, and the
+//! OpenAPI document with Swagger UI.
 
 pub mod errors;
 pub mod extract;
+pub mod openapi;
 mod routes;
 pub mod state;
 
@@ -68,6 +70,7 @@ pub fn server(
                     web::PathConfig::default()
                         .error_handler(|_, _| ApiError::not_found("resource").into()),
                 )
+                .configure(openapi::configure)
                 .configure(routes::configure)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::not_found("route"))

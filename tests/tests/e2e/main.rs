@@ -7,5 +7,6 @@ mod errors;
 mod imports;
 mod inbound;
 mod lending;
+mod openapi;
 mod signatures;
 mod webhooks;

@@ -7,9 +7,11 @@ use libris_domain::accounts::Account;
 use libris_domain::values::{parse_bio, Email, Password, Phone, Username};
 use libris_domain::ValidationErrors;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::errors::ApiError;
 use crate::extract::{blocking, AdminCaller, Authenticated, BearerToken, JsonBody, Pagination};
+use crate::openapi::{ErrorBody, Listed, PageParams};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -31,7 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// A user with the profile's fields at top level.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
     id: i64,
     username: String,
@@ -62,7 +64,7 @@ impl From<Account> for UserResponse {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct RegisterBody {
     username: String,
     email: String,
@@ -86,6 +88,20 @@ impl RegisterBody {
     }
 }
 
+/// Registers a member; the profile is created in the same transaction.
+#[utoipa::path(
+    post,
+    path = "/api/users/",
+    operation_id = "register",
+    tag = "accounts",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The new user", body = UserResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 409, description = "The username is taken", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    )
+)]
 async fn register(
     state: web::Data<AppState>,
     JsonBody(body): JsonBody<RegisterBody>,
@@ -105,6 +121,21 @@ async fn register(
     Ok(HttpResponse::Created().json(UserResponse::from(account)))
 }
 
+/// Lists users with their profiles (admin).
+#[utoipa::path(
+    get,
+    path = "/api/users/",
+    operation_id = "list_users",
+    tag = "accounts",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of users", body = Listed<UserResponse>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn list_users(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -114,6 +145,18 @@ async fn list_users(
     Ok(HttpResponse::Ok().json(users.map(UserResponse::from)))
 }
 
+/// The caller, with the profile's fields at top level.
+#[utoipa::path(
+    get,
+    path = "/api/users/me/",
+    operation_id = "get_me",
+    tag = "accounts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = UserResponse),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+    )
+)]
 async fn me(
     state: web::Data<AppState>,
     Authenticated(caller): Authenticated,
@@ -122,7 +165,8 @@ async fn me(
     Ok(HttpResponse::Ok().json(UserResponse::from(account)))
 }
 
-#[derive(Debug, Deserialize)]
+/// The fields a member may change; absent ones are kept.
+#[derive(Debug, Deserialize, ToSchema)]
 struct ProfileBody {
     bio: Option<String>,
     phone: Option<String>,
@@ -143,6 +187,21 @@ impl ProfileBody {
     }
 }
 
+/// Changes the caller's `bio`, `phone` or `subscribed_to_notifications`.
+#[utoipa::path(
+    patch,
+    path = "/api/users/me/",
+    operation_id = "update_me",
+    tag = "accounts",
+    request_body = ProfileBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated caller", body = UserResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    )
+)]
 async fn update_me(
     state: web::Data<AppState>,
     Authenticated(caller): Authenticated,
@@ -154,18 +213,32 @@ async fn update_me(
     Ok(HttpResponse::Ok().json(UserResponse::from(account)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct TokenBody {
     username: String,
     password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct TokenResponse {
     token: String,
     user: UserResponse,
 }
 
+/// Logs in: a bearer token for the user.
+#[utoipa::path(
+    post,
+    path = "/api/auth/token/",
+    operation_id = "issue_token",
+    tag = "accounts",
+    request_body = TokenBody,
+    responses(
+        (status = 200, description = "A token and its user", body = TokenResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Unknown username or wrong password", body = ErrorBody),
+        (status = 422, description = "A field is missing or mistyped", body = ErrorBody),
+    )
+)]
 async fn issue_token(
     state: web::Data<AppState>,
     JsonBody(body): JsonBody<TokenBody>,
@@ -189,6 +262,17 @@ async fn issue_token(
 }
 
 /// Revokes the token the request is authenticated with (logout).
+#[utoipa::path(
+    delete,
+    path = "/api/auth/token/",
+    operation_id = "revoke_token",
+    tag = "accounts",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The token no longer works"),
+        (status = 401, description = "No live bearer token", body = ErrorBody),
+    )
+)]
 async fn revoke_token(
     state: web::Data<AppState>,
     BearerToken(token): BearerToken,

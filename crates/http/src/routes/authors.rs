@@ -7,10 +7,12 @@ use libris_domain::catalog::Author;
 use libris_domain::values::{parse_bio, AuthorName};
 use libris_domain::ValidationErrors;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::required;
 use crate::errors::ApiError;
 use crate::extract::{blocking, AdminCaller, FullUpdate, JsonBody, Pagination};
+use crate::openapi::{ErrorBody, Listed, PageParams};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -28,7 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Debug, Serialize)]
+/// The counts are read-only and always true.
+#[derive(Debug, Serialize, ToSchema)]
 struct AuthorResponse {
     id: i64,
     name: String,
@@ -53,7 +56,7 @@ impl From<Author> for AuthorResponse {
 
 /// Writable fields; `total_books` and `available_books` are read-only and
 /// ignored if sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct AuthorBody {
     name: Option<String>,
     bio: Option<String>,
@@ -86,6 +89,18 @@ impl AuthorBody {
     }
 }
 
+/// Lists authors.
+#[utoipa::path(
+    get,
+    path = "/api/authors/",
+    operation_id = "list_authors",
+    tag = "catalog",
+    params(PageParams),
+    responses(
+        (status = 200, description = "A page of authors", body = Listed<AuthorResponse>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+    )
+)]
 async fn list(
     state: web::Data<AppState>,
     Pagination(page): Pagination,
@@ -94,12 +109,39 @@ async fn list(
     Ok(HttpResponse::Ok().json(authors.map(AuthorResponse::from)))
 }
 
+/// One author.
+#[utoipa::path(
+    get,
+    path = "/api/authors/{id}/",
+    operation_id = "get_author",
+    tag = "catalog",
+    responses(
+        (status = 200, description = "The author", body = AuthorResponse),
+        (status = 404, description = "No such author", body = ErrorBody),
+    )
+)]
 async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let author = blocking(move || authors::get_author(&*state.store, id)).await?;
     Ok(HttpResponse::Ok().json(AuthorResponse::from(author)))
 }
 
+/// Creates an author (admin); `name` is required.
+#[utoipa::path(
+    post,
+    path = "/api/authors/",
+    operation_id = "create_author",
+    tag = "catalog",
+    request_body = AuthorBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new author", body = AuthorResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -112,6 +154,24 @@ async fn create(
     Ok(HttpResponse::Created().json(AuthorResponse::from(author)))
 }
 
+/// Changes an author (admin): PUT replaces (`name` required, an absent `bio`
+/// is cleared), PATCH changes the fields given.
+#[utoipa::path(
+    method(put, patch),
+    path = "/api/authors/{id}/",
+    operation_id = "update_author",
+    tag = "catalog",
+    request_body = AuthorBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated author", body = AuthorResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such author", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    )
+)]
 async fn update(
     state: web::Data<AppState>,
     admin: AdminCaller,
@@ -133,6 +193,21 @@ async fn update(
     Ok(HttpResponse::Ok().json(AuthorResponse::from(author)))
 }
 
+/// Deletes an author who has no books (admin).
+#[utoipa::path(
+    delete,
+    path = "/api/authors/{id}/",
+    operation_id = "delete_author",
+    tag = "catalog",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such author", body = ErrorBody),
+        (status = 409, description = "The author still has books", body = ErrorBody),
+    )
+)]
 async fn delete(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,

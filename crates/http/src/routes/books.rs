@@ -8,10 +8,12 @@ use libris_domain::catalog::Book;
 use libris_domain::values::{BookTitle, Isbn};
 use libris_domain::{FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{nullable, required};
 use crate::errors::ApiError;
 use crate::extract::{blocking, AdminCaller, FullUpdate, JsonBody, Pagination};
+use crate::openapi::{ErrorBody, Listed, PageParams};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -30,7 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The REST resource: `author` is the author's id.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BookResponse {
     id: i64,
     title: String,
@@ -59,7 +61,7 @@ impl From<Book> for BookResponse {
 
 /// Writable fields. `author` is the author's id (`author_id` is accepted as
 /// well); an empty or null `isbn` means none.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct BookBody {
     title: Option<String>,
     #[serde(alias = "author_id")]
@@ -117,13 +119,28 @@ impl BookBody {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct BookQuery {
+    /// Only this author's books (an author id).
     author: Option<i64>,
     available: Option<bool>,
+    /// Words to find in the title.
     q: Option<String>,
 }
 
+/// Lists books, with filters.
+#[utoipa::path(
+    get,
+    path = "/api/books/",
+    operation_id = "list_books",
+    tag = "catalog",
+    params(BookQuery, PageParams),
+    responses(
+        (status = 200, description = "A page of books", body = Listed<BookResponse>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+    )
+)]
 async fn list(
     state: web::Data<AppState>,
     query: web::Query<BookQuery>,
@@ -139,12 +156,39 @@ async fn list(
     Ok(HttpResponse::Ok().json(books.map(BookResponse::from)))
 }
 
+/// One book.
+#[utoipa::path(
+    get,
+    path = "/api/books/{id}/",
+    operation_id = "get_book",
+    tag = "catalog",
+    responses(
+        (status = 200, description = "The book", body = BookResponse),
+        (status = 404, description = "No such book", body = ErrorBody),
+    )
+)]
 async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let book = blocking(move || books::get_book(&*state.store, id)).await?;
     Ok(HttpResponse::Ok().json(BookResponse::from(book)))
 }
 
+/// Creates a book (admin); `title` and `author` are required.
+#[utoipa::path(
+    post,
+    path = "/api/books/",
+    operation_id = "create_book",
+    tag = "catalog",
+    request_body = BookBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new book", body = BookResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "Invalid fields (a taken ISBN too)", body = ErrorBody),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -161,6 +205,25 @@ async fn create(
     Ok(HttpResponse::Created().json(BookResponse::from(book)))
 }
 
+/// Changes a book (admin): PUT replaces (`title` and `author` required, an
+/// absent `isbn` is cleared), PATCH changes the fields given.
+#[utoipa::path(
+    method(put, patch),
+    path = "/api/books/{id}/",
+    operation_id = "update_book",
+    tag = "catalog",
+    request_body = BookBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated book", body = BookResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such book", body = ErrorBody),
+        (status = 409, description = "Made available while on loan", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    )
+)]
 async fn update(
     state: web::Data<AppState>,
     admin: AdminCaller,
@@ -181,6 +244,21 @@ async fn update(
     Ok(HttpResponse::Ok().json(BookResponse::from(book)))
 }
 
+/// Deletes a book that is not on loan (admin); its history stays.
+#[utoipa::path(
+    delete,
+    path = "/api/books/{id}/",
+    operation_id = "delete_book",
+    tag = "catalog",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such book", body = ErrorBody),
+        (status = 409, description = "The book is on loan", body = ErrorBody),
+    )
+)]
 async fn delete(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,

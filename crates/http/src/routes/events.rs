@@ -4,9 +4,11 @@ use actix_web::{web, HttpResponse};
 use libris_application::event_log;
 use libris_domain::events::CustomEventName;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::errors::ApiError;
 use crate::extract::{blocking, AdminCaller, JsonBody, Pagination};
+use crate::openapi::{ErrorBody, Event, Listed, PageParams};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -17,11 +19,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventQuery {
+    /// Only events of this name.
     event: Option<String>,
 }
 
+/// The event log, newest first (admin).
+#[utoipa::path(
+    get,
+    path = "/api/events/",
+    operation_id = "list_events",
+    tag = "events",
+    params(EventQuery, PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of events", body = Listed<Event>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn list(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -34,8 +53,10 @@ async fn list(
     Ok(HttpResponse::Ok().json(events))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct CustomEventBody {
+    /// `family.action`, lowercase; Libris's own names are refused.
+    #[schema(example = "member.greeted")]
     event: String,
     #[serde(default = "empty_object")]
     data: serde_json::Value,
@@ -45,6 +66,22 @@ fn empty_object() -> serde_json::Value {
     serde_json::json!({})
 }
 
+/// Records a custom event (admin).
+#[utoipa::path(
+    post,
+    path = "/api/events/",
+    operation_id = "publish_event",
+    tag = "events",
+    request_body = CustomEventBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The recorded event", body = Event),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "Invalid or reserved name", body = ErrorBody),
+    )
+)]
 async fn publish(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,

@@ -12,10 +12,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(readyz));
 }
 
+/// The process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Up", body = serde_json::Value, example = json!({"status": "ok"})),
+    )
+)]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
+/// The database answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = serde_json::Value,
+            example = json!({"status": "ready", "database": "ok"})),
+        (status = 503, description = "The database is unreachable", body = serde_json::Value,
+            example = json!({"status": "unavailable", "database": "unreachable"})),
+    )
+)]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     // Opening a transaction needs a pooled connection and a round trip.
     let ready = blocking(move || {

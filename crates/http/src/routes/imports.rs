@@ -6,9 +6,11 @@ use libris_application::imports::{self, ImportItem};
 use libris_domain::catalog::ImportRecord;
 use libris_domain::ValidationErrors;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::errors::ApiError;
 use crate::extract::{blocking, shape_error, AdminCaller, JsonBody, Pagination};
+use crate::openapi::{ErrorBody, Listed, PageParams};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -17,7 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// One item; `author` is accepted for `author_id`, as in book bodies.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct ImportItemBody {
     title: String,
     #[serde(alias = "author")]
@@ -25,7 +27,7 @@ struct ImportItemBody {
     isbn: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct ImportResponse {
     import_id: i64,
     imported: usize,
@@ -53,6 +55,25 @@ fn parse_items(values: Vec<serde_json::Value>) -> Result<Vec<ImportItem>, Valida
     errors.into_result().map(|()| items)
 }
 
+/// Imports books, all or nothing (admin): any invalid item is a 422 naming
+/// each bad item by `index`, and nothing is written.
+#[utoipa::path(
+    post,
+    path = "/api/books/bulk-import/",
+    operation_id = "bulk_import_books",
+    tag = "imports",
+    request_body = Vec<ImportItemBody>,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The import and the new books' ids", body = ImportResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "An ISBN was taken meanwhile; nothing was imported", body = ErrorBody),
+        (status = 413, description = "The body is larger than allowed", body = ErrorBody),
+        (status = 422, description = "Invalid items, one entry per problem", body = ErrorBody),
+    )
+)]
 async fn bulk_import(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -77,7 +98,7 @@ async fn bulk_import(
 }
 
 /// `user` is the importing admin's id.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct ImportRecordResponse {
     id: i64,
     user: i64,
@@ -98,6 +119,21 @@ impl From<ImportRecord> for ImportRecordResponse {
     }
 }
 
+/// Import statistics (admin).
+#[utoipa::path(
+    get,
+    path = "/api/imports/",
+    operation_id = "list_imports",
+    tag = "imports",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of imports", body = Listed<ImportRecordResponse>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn list(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,

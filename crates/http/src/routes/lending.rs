@@ -5,10 +5,12 @@ use chrono::{DateTime, Utc};
 use libris_application::lending::{self, LoanOutcome, LoanQuery};
 use libris_domain::lending::Loan;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::books::BookResponse;
 use crate::errors::ApiError;
 use crate::extract::{blocking, AdminCaller, Authenticated, Pagination};
+use crate::openapi::{ErrorBody, Listed, PageParams};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -19,7 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// `book` and `user` are ids.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct LoanResponse {
     id: i64,
     book: i64,
@@ -44,7 +46,7 @@ impl From<Loan> for LoanResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct LoanActionResponse {
     detail: &'static str,
     book: BookResponse,
@@ -59,6 +61,20 @@ fn answer(detail: &'static str, outcome: LoanOutcome) -> HttpResponse {
     })
 }
 
+/// Borrows a book for the caller.
+#[utoipa::path(
+    post,
+    path = "/api/books/{id}/borrow/",
+    operation_id = "borrow_book",
+    tag = "lending",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`Book borrowed successfully`, the book and the loan", body = LoanActionResponse),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 404, description = "No such book", body = ErrorBody),
+        (status = 409, description = "The book is not available", body = ErrorBody),
+    )
+)]
 async fn borrow(
     state: web::Data<AppState>,
     Authenticated(caller): Authenticated,
@@ -72,6 +88,20 @@ async fn borrow(
     Ok(answer("Book borrowed successfully", outcome))
 }
 
+/// Returns a book the caller borrowed (an admin may return any loan).
+#[utoipa::path(
+    post,
+    path = "/api/books/{id}/return/",
+    operation_id = "return_book",
+    tag = "lending",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`Book returned successfully`, the book and the loan", body = LoanActionResponse),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 404, description = "No such book", body = ErrorBody),
+        (status = 409, description = "The caller has no open loan of it", body = ErrorBody),
+    )
+)]
 async fn give_back(
     state: web::Data<AppState>,
     Authenticated(caller): Authenticated,
@@ -84,6 +114,20 @@ async fn give_back(
     Ok(answer("Book returned successfully", outcome))
 }
 
+/// The caller's loans, open and past.
+#[utoipa::path(
+    get,
+    path = "/api/users/me/loans/",
+    operation_id = "list_my_loans",
+    tag = "lending",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of loans", body = Listed<LoanResponse>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+    )
+)]
 async fn my_loans(
     state: web::Data<AppState>,
     Authenticated(caller): Authenticated,
@@ -93,15 +137,35 @@ async fn my_loans(
     Ok(HttpResponse::Ok().json(loans.map(LoanResponse::from)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LoanListQuery {
+    /// Only open (`true`) or only returned (`false`) loans.
     open: Option<bool>,
+    /// Only open loans past their due date.
     #[serde(default)]
     overdue: bool,
+    /// Only this user's loans (a user id).
     user: Option<i64>,
+    /// Only loans of this book (a book id).
     book: Option<i64>,
 }
 
+/// All loans, with filters (admin).
+#[utoipa::path(
+    get,
+    path = "/api/loans/",
+    operation_id = "list_loans",
+    tag = "lending",
+    params(LoanListQuery, PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of loans", body = Listed<LoanResponse>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn list(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,

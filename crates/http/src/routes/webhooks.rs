@@ -10,10 +10,12 @@ use libris_application::webhooks::subscriptions::{self, WebhookInput};
 use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryStatus, Webhook};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::errors::ApiError;
 use crate::extract::{blocking, AdminCaller, FullUpdate, JsonBody, Pagination};
+use crate::openapi::{self, ErrorBody, Listed, PageParams};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -41,7 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/webhooks/{id}/test", web::post().to(test));
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct WebhookResponse {
     id: Uuid,
     url: String,
@@ -49,6 +51,8 @@ struct WebhookResponse {
     /// In full only on create and at `/secret/`; masked elsewhere.
     secret: String,
     is_active: bool,
+    /// Extra headers sent with every delivery.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     headers: serde_json::Map<String, Value>,
     description: String,
     created_at: DateTime<Utc>,
@@ -97,11 +101,13 @@ impl WebhookResponse {
 }
 
 /// A subscription's fields; `event` is shorthand for a one-item `events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct WebhookBody {
     url: Option<String>,
+    /// Patterns: an exact event name, `family.*` or `*`.
     events: Option<Vec<String>>,
     event: Option<String>,
+    /// Generated when absent; a `whsec_` secret is base64 after the prefix.
     secret: Option<String>,
     is_active: Option<bool>,
     headers: Option<std::collections::BTreeMap<String, String>>,
@@ -121,6 +127,21 @@ impl From<WebhookBody> for WebhookInput {
     }
 }
 
+/// Lists subscriptions; secrets are masked.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/",
+    operation_id = "list_webhooks",
+    tag = "webhooks",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of webhooks", body = Listed<WebhookResponse>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn list(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -131,6 +152,22 @@ async fn list(
     Ok(HttpResponse::Ok().json(webhooks.map(|w| WebhookResponse::new(w, false))))
 }
 
+/// Subscribes a URL to events; the answer shows the secret in full.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/",
+    operation_id = "create_webhook",
+    tag = "webhooks",
+    request_body = WebhookBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new webhook", body = WebhookResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -150,6 +187,20 @@ async fn create(
     Ok(HttpResponse::Created().json(WebhookResponse::new(webhook, true)))
 }
 
+/// One subscription; its secret is masked.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/{id}/",
+    operation_id = "get_webhook",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The webhook", body = WebhookResponse),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 async fn get(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -160,6 +211,20 @@ async fn get(
     Ok(HttpResponse::Ok().json(WebhookResponse::new(webhook, false)))
 }
 
+/// The subscription's secret, in full.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/{id}/secret/",
+    operation_id = "get_webhook_secret",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The secret", body = SecretResponse),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 async fn secret(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -167,9 +232,35 @@ async fn secret(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let webhook = blocking(move || subscriptions::get_webhook(&*state.store, &admin, id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "id": webhook.id, "secret": webhook.secret })))
+    Ok(HttpResponse::Ok().json(SecretResponse {
+        id: webhook.id,
+        secret: webhook.secret,
+    }))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+struct SecretResponse {
+    id: Uuid,
+    secret: String,
+}
+
+/// Changes a subscription: PUT replaces, PATCH changes the fields given.
+#[utoipa::path(
+    method(put, patch),
+    path = "/api/webhooks/{id}/",
+    operation_id = "update_webhook",
+    tag = "webhooks",
+    request_body = WebhookBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated webhook", body = WebhookResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    )
+)]
 async fn update(
     state: web::Data<AppState>,
     admin: AdminCaller,
@@ -194,6 +285,20 @@ async fn update(
     Ok(HttpResponse::Ok().json(WebhookResponse::new(webhook, false)))
 }
 
+/// Deletes a subscription; its attempt log stays.
+#[utoipa::path(
+    delete,
+    path = "/api/webhooks/{id}/",
+    operation_id = "delete_webhook",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 async fn delete(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -218,6 +323,20 @@ async fn set_active(
     Ok(HttpResponse::Ok().json(WebhookResponse::new(webhook, false)))
 }
 
+/// Turns deliveries to this webhook on.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/{id}/activate/",
+    operation_id = "activate_webhook",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The webhook", body = WebhookResponse),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 async fn activate(
     state: web::Data<AppState>,
     admin: AdminCaller,
@@ -226,6 +345,20 @@ async fn activate(
     set_active(state, admin, id.into_inner(), true).await
 }
 
+/// Turns deliveries to this webhook off.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/{id}/deactivate/",
+    operation_id = "deactivate_webhook",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The webhook", body = WebhookResponse),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 async fn deactivate(
     state: web::Data<AppState>,
     admin: AdminCaller,
@@ -235,7 +368,7 @@ async fn deactivate(
 }
 
 /// One attempt, as the log lists it. `payload` is the JSON body sent.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct AttemptResponse {
     id: i64,
     webhook: Uuid,
@@ -274,6 +407,19 @@ impl From<AttemptLog> for AttemptResponse {
 
 /// Sends a `webhook.test` event to this subscription now and answers with
 /// the attempt, whatever its outcome (see `success`).
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/{id}/test/",
+    operation_id = "test_webhook",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The attempt, whatever its outcome (see `success`)", body = AttemptResponse),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 async fn test(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -312,13 +458,30 @@ async fn test(
     Ok(HttpResponse::Ok().json(AttemptResponse::from(attempt)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LogQuery {
+    /// Only this webhook's attempts.
     webhook: Option<Uuid>,
     success: Option<bool>,
     event: Option<String>,
 }
 
+/// One row per delivery attempt, with filters.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/logs/",
+    operation_id = "list_webhook_logs",
+    tag = "webhooks",
+    params(LogQuery, PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of attempts", body = Listed<AttemptResponse>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn logs(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -336,12 +499,13 @@ async fn logs(
     Ok(HttpResponse::Ok().json(logs.map(AttemptResponse::from)))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct DeliveryResponse {
     id: i64,
     webhook: Uuid,
     event_id: Uuid,
     event: String,
+    #[schema(value_type = openapi::DeliveryStatus)]
     status: DeliveryStatus,
     attempts: i64,
     next_attempt_at: DateTime<Utc>,
@@ -365,13 +529,31 @@ impl From<Delivery> for DeliveryResponse {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DeliveryQuery {
+    /// Only this webhook's deliveries.
     webhook: Option<Uuid>,
+    /// pending, delivered, failed or dead.
     status: Option<String>,
     event: Option<String>,
 }
 
+/// Deliveries and where they stand, with filters.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/deliveries/",
+    operation_id = "list_webhook_deliveries",
+    tag = "webhooks",
+    params(DeliveryQuery, PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of deliveries", body = Listed<DeliveryResponse>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn deliveries(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -395,6 +577,20 @@ async fn deliveries(
     Ok(HttpResponse::Ok().json(deliveries.map(DeliveryResponse::from)))
 }
 
+/// Queues a delivery again, due now.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/deliveries/{id}/redeliver/",
+    operation_id = "redeliver",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The queued delivery", body = DeliveryResponse),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such delivery", body = ErrorBody),
+    )
+)]
 async fn redeliver(
     state: web::Data<AppState>,
     AdminCaller(admin): AdminCaller,
