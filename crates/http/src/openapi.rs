@@ -20,7 +20,9 @@ use utoipa_swagger_ui::SwaggerUi;
 use uuid::Uuid;
 
 use crate::errors::ApiError;
-use crate::routes::{accounts, audit, authors, books, events, health, imports, lending, webhooks};
+use crate::routes::{
+    accounts, audit, authors, books, events, health, imports, inbound, lending, webhooks,
+};
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api/openapi.json";
@@ -78,6 +80,8 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         webhooks::logs,
         webhooks::deliveries,
         webhooks::redeliver,
+        inbound::receive,
+        inbound::list,
     ),
     tags(
         (name = "accounts", description = "Registration, tokens and the caller's profile"),
@@ -161,7 +165,10 @@ async fn swagger_index() -> Result<HttpResponse, ApiError> {
 pub struct ErrorBody {
     /// Stable and machine-readable: `bad_request`, `unauthorized`,
     /// `invalid_credentials`, `forbidden`, `not_found`, `method_not_allowed`,
-    /// `conflict`, `payload_too_large`, `validation_error`, `internal_error`.
+    /// `conflict`, `payload_too_large`, `validation_error`, `internal_error`;
+    /// for inbound webhooks `missing_signature`, `invalid_signature`,
+    /// `inbound_not_configured`, `stale_timestamp`, `invalid_timestamp`,
+    /// `invalid_body`, `missing_message_id`.
     #[schema(example = "not_found")]
     pub code: String,
     pub message: String,
