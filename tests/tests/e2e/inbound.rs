@@ -171,6 +171,23 @@ async fn forged_unsigned_and_stale_messages_are_refused_and_nothing_is_stored() 
         assert_eq!(reply.status, refusal.status, "{case}: {}", reply.body);
         assert_eq!(reply.body["code"], refusal.code, "{case}: {}", reply.body);
     }
+    // Anyone may post here, so the body is bounded well below the API's limit.
+    let huge = format!(r#"{{"id":"big","pad":"{}"}}"#, "x".repeat(300 * 1024));
+    let signature = hex_signature(&key, huge.as_bytes());
+    let reply = post(
+        &app,
+        huge.as_bytes(),
+        &[("x-webhook-signature".into(), signature)],
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.body["code"], "payload_too_large");
+
     assert_eq!(app.admin_get(INBOUND).await["count"], 0);
     // The listing itself is for admins.
     let anonymous = app.get(INBOUND, None).await;

@@ -18,9 +18,18 @@ use crate::extract::{blocking, AdminCaller, Pagination, RawBody};
 use crate::openapi::{ErrorBody, Listed, PageParams};
 use crate::state::AppState;
 
+/// Largest inbound body. Anyone may post here, and the body is read whole
+/// before its signature can be checked, so the limit is far below the API's
+/// (which admins' bulk imports need); events are small.
+pub const INBOUND_MAX_BODY_BYTES: usize = 256 * 1024;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/webhooks/receive", web::post().to(receive))
-        .route("/webhooks/inbound", web::get().to(list));
+    cfg.service(
+        web::resource("/webhooks/receive")
+            .app_data(web::PayloadConfig::new(INBOUND_MAX_BODY_BYTES))
+            .route(web::post().to(receive)),
+    )
+    .route("/webhooks/inbound", web::get().to(list));
 }
 
 /// A header's value when it is present and visible ASCII.
@@ -81,7 +90,7 @@ impl From<Receipt> for ReceiptResponse {
         (status = 200, description = "Accepted, or a duplicate message id", body = ReceiptResponse),
         (status = 400, description = "Stale or invalid timestamp, a body that is not a JSON object, no message id", body = ErrorBody),
         (status = 401, description = "Missing or wrong signature, or no inbound secret configured", body = ErrorBody),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 413, description = "Body over 256 KiB", body = ErrorBody),
     )
 )]
 pub(crate) async fn receive(
