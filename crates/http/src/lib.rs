@@ -1,7 +1,8 @@
 //! Libris's HTTP adapter: actix-web routes, bearer-token auth, JSON in and
-//! out, errors as `{code, message, details}` whoever raised them, and the
-//! OpenAPI document with Swagger UI.
+//! out, errors as `{code, message, details}` whoever raised them, the
+//! OpenAPI document with Swagger UI, and the admin console's page.
 
+mod admin;
 pub mod errors;
 pub mod extract;
 pub mod openapi;
@@ -71,6 +72,7 @@ pub fn server(
                         .error_handler(|_, _| ApiError::not_found("resource").into()),
                 )
                 .configure(openapi::configure)
+                .configure(admin::configure)
                 .configure(routes::configure)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::not_found("route"))

@@ -2,6 +2,7 @@
 //! database each, requests over real HTTP.
 
 mod accounts;
+mod admin;
 mod catalog;
 mod errors;
 mod imports;
