@@ -2,17 +2,14 @@
 //! keyed by the sender's message id, with what was done with it.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use uuid::Uuid;
 
 /// Which of the two signature schemes Libris speaks authenticated a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureScheme {
     /// `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`.
-    #[serde(rename = "standard-webhooks")]
     StandardWebhooks,
     /// `X-Webhook-Signature: sha256=<hex>` of the body alone.
-    #[serde(rename = "x-webhook-signature")]
     Hex,
 }
 
@@ -32,8 +29,7 @@ impl SignatureScheme {
 }
 
 /// What handling an accepted inbound event came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InboundStatus {
     /// A handler for its type ran.
     Processed,
@@ -56,14 +52,15 @@ impl InboundStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InboundEvent {
     pub id: Uuid,
-    /// The sender's id of the message (`webhook-id`, or the body's `id`):
-    /// a message with an id already stored is not handled again.
+    /// The sender's id of the message, as signed (`webhook-id` under
+    /// Standard Webhooks, the body's `id` under `X-Webhook-Signature`): a
+    /// message with an id already stored is not handled again.
     pub message_id: String,
-    /// The body's `event` (Libris's shape) or `type` (Standard Webhooks'),
-    /// else the `X-Event-Type` header; `None` when the sender gave none.
+    /// The body's `event` (Libris's shape) or `type` (Standard Webhooks');
+    /// `None` when the body names none.
     pub event: Option<String>,
     pub scheme: SignatureScheme,
     pub status: InboundStatus,

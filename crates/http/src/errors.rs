@@ -22,8 +22,6 @@ use libris_application::StoreError;
 use libris_domain::{FieldError, ValidationErrors};
 use serde::Serialize;
 
-const UNAUTHORIZED_CODE: &str = "unauthorized";
-
 #[derive(Debug, Serialize)]
 struct Body<'a> {
     code: &'a str,
@@ -37,6 +35,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Vec<FieldError>,
+    /// Answer with `WWW-Authenticate: Bearer`: the 401 is about a token.
+    bearer_challenge: bool,
 }
 
 impl ApiError {
@@ -46,6 +46,15 @@ impl ApiError {
             code,
             message: message.into(),
             details: Vec::new(),
+            bearer_challenge: false,
+        }
+    }
+
+    /// A 401 of token authentication, which names the scheme to use.
+    fn bearer_unauthorized(code: &'static str, message: &str) -> Self {
+        Self {
+            bearer_challenge: true,
+            ..Self::new(StatusCode::UNAUTHORIZED, code, message)
         }
     }
 
@@ -63,9 +72,8 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            UNAUTHORIZED_CODE,
+        Self::bearer_unauthorized(
+            "unauthorized",
             "authentication required: send `Authorization: Bearer <token>`",
         )
     }
@@ -121,9 +129,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
-        // The bearer challenge belongs to token authentication only; an
-        // inbound webhook is refused for its signature, not for a token.
-        if self.code == UNAUTHORIZED_CODE {
+        // An inbound webhook is refused for its signature: a token would not
+        // help, so it gets no bearer challenge.
+        if self.bearer_challenge {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         response.json(Body {
@@ -173,8 +181,7 @@ impl From<RegisterError> for ApiError {
 impl From<LoginError> for ApiError {
     fn from(error: LoginError) -> Self {
         match error {
-            LoginError::InvalidCredentials => Self::new(
-                StatusCode::UNAUTHORIZED,
+            LoginError::InvalidCredentials => Self::bearer_unauthorized(
                 "invalid_credentials",
                 "unknown username or wrong password",
             ),
@@ -281,8 +288,41 @@ impl From<ReceiveError> for ApiError {
             ReceiveError::StaleTimestamp(_) => (StatusCode::BAD_REQUEST, "stale_timestamp"),
             ReceiveError::InvalidBody => (StatusCode::BAD_REQUEST, "invalid_body"),
             ReceiveError::MissingMessageId => (StatusCode::BAD_REQUEST, "missing_message_id"),
+            ReceiveError::InvalidEventType => (StatusCode::BAD_REQUEST, "invalid_event_type"),
             ReceiveError::Store(e) => return e.into(),
         };
         Self::new(status, code, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge(error: ApiError) -> (u16, Option<String>) {
+        let response = error.error_response();
+        let header = response
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (response.status().as_u16(), header)
+    }
+
+    #[test]
+    fn token_failures_name_the_bearer_scheme_and_signature_failures_do_not() {
+        let bearer = Some("Bearer".to_owned());
+        assert_eq!(challenge(ApiError::unauthorized()), (401, bearer.clone()));
+        assert_eq!(
+            challenge(LoginError::InvalidCredentials.into()),
+            (401, bearer)
+        );
+        assert_eq!(
+            challenge(ReceiveError::InvalidSignature.into()),
+            (401, None)
+        );
+        assert_eq!(
+            challenge(ReceiveError::StaleTimestamp(301).into()),
+            (400, None)
+        );
     }
 }

@@ -168,7 +168,7 @@ pub struct ErrorBody {
     /// `conflict`, `payload_too_large`, `validation_error`, `internal_error`;
     /// for inbound webhooks `missing_signature`, `invalid_signature`,
     /// `inbound_not_configured`, `stale_timestamp`, `invalid_timestamp`,
-    /// `invalid_body`, `missing_message_id`.
+    /// `invalid_body`, `missing_message_id`, `invalid_event_type`.
     #[schema(example = "not_found")]
     pub code: String,
     pub message: String,

@@ -817,3 +817,45 @@ fn an_inbound_message_is_stored_once_even_when_its_copies_race(store: &DieselSto
         .unwrap();
     assert_eq!(all.count, 3);
 }
+
+/// Two transactions that both found the message new and both insert it: on
+/// PostgreSQL they really overlap (on SQLite write transactions queue, so the
+/// second would see the first's row), and the unique index refuses the second,
+/// which the receive use case answers as a duplicate.
+#[test]
+fn overlapping_inserts_of_one_message_id_leave_one_row_on_postgres() {
+    let Some(database) = TestDatabase::postgres() else {
+        return;
+    };
+    let fixture = open(database);
+    let store = &fixture.store;
+    let both_checked = std::sync::Barrier::new(2);
+    let twin = inbound_event("msg_twin", "webhook.test", InboundStatus::Processed);
+    let results: Vec<Result<_, StoreError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    store.write_tx(|tx| {
+                        let seen = tx.inbound_message_exists("msg_twin")?;
+                        both_checked.wait();
+                        if seen {
+                            return Err(StoreError::Unexpected("seen before inserting".into()));
+                        }
+                        tx.insert_inbound_event(&twin)
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let inserted = results.iter().filter(|r| r.is_ok()).count();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::UniqueViolation(_))))
+        .count();
+    assert_eq!((inserted, refused), (1, 1), "{results:?}");
+    let stored = store
+        .read_tx(|tx| tx.list_inbound_events(&InboundFilter::default(), Page::new(None, None)))
+        .unwrap();
+    assert_eq!(stored.count, 1);
+}

@@ -76,7 +76,7 @@ async fn a_standard_webhooks_message_is_handled_once_and_its_repeat_acknowledged
 }
 
 #[actix_web::test]
-async fn an_x_webhook_signature_message_of_an_unknown_type_is_stored_and_acknowledged() {
+async fn an_x_webhook_signature_message_of_an_unknown_type_is_stored_once_and_acknowledged() {
     let app = spawn_with_secret(PLAIN).await;
     let body = br#"{"id":"evt-77","event":"invoice.paid","data":{"amount":12}}"#;
     let signature = hex_signature(PLAIN.as_bytes(), body);
@@ -86,6 +86,14 @@ async fn an_x_webhook_signature_message_of_an_unknown_type_is_stored_and_acknowl
     assert_eq!(reply["status"], "accepted");
     assert_eq!(reply["message_id"], "evt-77");
     assert_eq!(reply["handling"], "ignored");
+
+    // This scheme signs the body alone: a replay under a fresh, unsigned
+    // webhook-id is still the body's message.
+    let mut replay = headers.to_vec();
+    replay.push(("webhook-id".into(), "msg_fresh_for_the_replay".into()));
+    let again = post(&app, body, &replay).await.expect(200);
+    assert_eq!(again["status"], "duplicate");
+    assert_eq!(again["message_id"], "evt-77");
 
     let ignored = app
         .admin_get("/api/webhooks/inbound/?status=ignored&event=invoice.paid")

@@ -18,6 +18,9 @@ pub const TIMESTAMP_TOLERANCE_SECONDS: i64 = 5 * 60;
 /// Message ids are the senders', stored and indexed; this bounds them.
 pub const MAX_MESSAGE_ID_CHARS: usize = 255;
 
+/// Event types are stored and filtered on; this bounds them.
+pub const MAX_EVENT_TYPE_CHARS: usize = 255;
+
 /// The ping Libris's own test endpoint sends: there is nothing to do with it
 /// but say it arrived.
 const PING_EVENT: &str = "webhook.test";
@@ -31,8 +34,6 @@ pub struct InboundRequest<'a> {
     pub webhook_timestamp: Option<&'a str>,
     pub webhook_signature: Option<&'a str>,
     pub x_webhook_signature: Option<&'a str>,
-    /// `X-Event-Type`, used when the body names no type.
-    pub event_type: Option<&'a str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,9 +55,13 @@ pub enum ReceiveError {
     #[error("the body must be a JSON object")]
     InvalidBody,
     #[error(
-        "a message id is required to receive a message once: a webhook-id header or an `id` in the body, at most {MAX_MESSAGE_ID_CHARS} characters"
+        "a message id is required to receive a message once: webhook-id (signed with webhook-signature) or an `id` in the body, at most {MAX_MESSAGE_ID_CHARS} printable characters"
     )]
     MissingMessageId,
+    #[error(
+        "the body's `event` or `type` must be at most {MAX_EVENT_TYPE_CHARS} printable characters"
+    )]
+    InvalidEventType,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -86,8 +91,8 @@ pub fn receive(
     check_freshness(request.webhook_timestamp, now)?;
     let payload: Map<String, Value> =
         serde_json::from_slice(request.body).map_err(|_| ReceiveError::InvalidBody)?;
-    let message_id = message_id(request, &payload)?;
-    let event = event_type(request, &payload);
+    let message_id = message_id(scheme, request, &payload)?;
+    let event = event_type(&payload)?;
     let new = NewInboundEvent {
         status: handling(event.as_deref()),
         message_id,
@@ -159,9 +164,10 @@ fn authenticate(
     }
 }
 
-/// A `webhook-timestamp`, whichever scheme signed the request, must be within
-/// the tolerance. Without one (our `X-Webhook-Signature` scheme needs none)
-/// replays are caught by the message id.
+/// A `webhook-timestamp` must be within the tolerance. Standard Webhooks signs
+/// it, so there it stops replays. `X-Webhook-Signature` does not cover it: a
+/// sender that sends one still has it honoured, but replays of that scheme are
+/// stopped only by the signed body's `id`.
 fn check_freshness(timestamp: Option<&str>, now: DateTime<Utc>) -> Result<(), ReceiveError> {
     let Some(raw) = timestamp else {
         return Ok(());
@@ -178,33 +184,47 @@ fn parse_timestamp(raw: &str) -> Option<i64> {
     raw.trim().parse().ok()
 }
 
-/// `webhook-id`, else the body's `id` (Libris's own deliveries carry both).
+/// Only what the signature covers may name the message, or a replay under a
+/// fresh header would pass as new: `webhook-id` under Standard Webhooks,
+/// the body's `id` under `X-Webhook-Signature` (which signs the body alone).
 fn message_id(
+    scheme: SignatureScheme,
     request: &InboundRequest<'_>,
     payload: &Map<String, Value>,
 ) -> Result<String, ReceiveError> {
-    let id = match (request.webhook_id, payload.get("id")) {
-        (Some(header), _) => header.trim().to_owned(),
-        (None, Some(Value::String(id))) => id.trim().to_owned(),
-        (None, Some(Value::Number(id))) => id.to_string(),
-        (None, _) => String::new(),
+    let id = match (scheme, request.webhook_id, payload.get("id")) {
+        (SignatureScheme::StandardWebhooks, Some(header), _) => header.trim().to_owned(),
+        (SignatureScheme::Hex, _, Some(Value::String(id))) => id.trim().to_owned(),
+        (SignatureScheme::Hex, _, Some(Value::Number(id))) => id.to_string(),
+        _ => String::new(),
     };
-    if id.is_empty() || id.chars().count() > MAX_MESSAGE_ID_CHARS {
+    if !is_stored_name(&id, MAX_MESSAGE_ID_CHARS) {
         return Err(ReceiveError::MissingMessageId);
     }
     Ok(id)
 }
 
 /// The body's `event` (Libris's shape), else its `type` (the Standard
-/// Webhooks convention), else `X-Event-Type`.
-fn event_type(request: &InboundRequest<'_>, payload: &Map<String, Value>) -> Option<String> {
-    ["event", "type"]
+/// Webhooks convention): the signed body names the type, never a header.
+fn event_type(payload: &Map<String, Value>) -> Result<Option<String>, ReceiveError> {
+    let Some(name) = ["event", "type"]
         .into_iter()
         .find_map(|key| payload.get(key).and_then(Value::as_str))
-        .or(request.event_type)
         .map(str::trim)
         .filter(|name| !name.is_empty())
-        .map(str::to_owned)
+    else {
+        return Ok(None);
+    };
+    if !is_stored_name(name, MAX_EVENT_TYPE_CHARS) {
+        return Err(ReceiveError::InvalidEventType);
+    }
+    Ok(Some(name.to_owned()))
+}
+
+/// Non-empty, bounded and printable: it goes into an indexed text column
+/// (PostgreSQL refuses NUL) and into logs.
+fn is_stored_name(name: &str, max_chars: usize) -> bool {
+    !name.is_empty() && name.chars().count() <= max_chars && !name.chars().any(char::is_control)
 }
 
 /// Handlers by type. Only the ping is known today, and handling it is
@@ -351,16 +371,64 @@ mod tests {
     }
 
     #[test]
-    fn the_event_type_header_names_a_body_without_a_type() {
+    fn a_message_whose_body_names_no_type_is_stored_without_one() {
         let body = br#"{"id":7}"#;
         let store = MockStore::new(fresh_tx(|new| {
-            new.message_id == "7" && new.event.as_deref() == Some("member.updated")
+            new.message_id == "7" && new.event.is_none() && new.status == InboundStatus::Ignored
         }));
-        let request = InboundRequest {
-            event_type: Some("member.updated"),
-            ..hex_request(body)
+        receive_with(&store, &accepting_verifier(), &hex_request(body)).unwrap();
+    }
+
+    #[test]
+    fn a_hex_signed_message_is_named_by_its_signed_body_not_by_unsigned_headers() {
+        // X-Webhook-Signature covers the body alone: a replay with a fresh
+        // webhook-id must still be known by the body's id.
+        let store = MockStore::new(fresh_tx(|new| new.message_id == "evt_1"));
+        let replay = InboundRequest {
+            webhook_id: Some("fresh-id-chosen-by-a-replayer"),
+            ..hex_request(BODY)
         };
-        receive_with(&store, &accepting_verifier(), &request).unwrap();
+        receive_with(&store, &accepting_verifier(), &replay).unwrap();
+
+        let no_body_id = InboundRequest {
+            webhook_id: Some("msg_1"),
+            ..hex_request(br#"{"event":"webhook.test"}"#)
+        };
+        let result = receive_with(&untouched_store(), &accepting_verifier(), &no_body_id);
+        assert!(matches!(result, Err(ReceiveError::MissingMessageId)));
+    }
+
+    #[test]
+    fn ids_and_types_with_control_characters_are_refused() {
+        let bad_id = br#"{"id":"evt\u0000","event":"webhook.test"}"#;
+        let result = receive_with(
+            &untouched_store(),
+            &accepting_verifier(),
+            &hex_request(bad_id),
+        );
+        assert!(
+            matches!(result, Err(ReceiveError::MissingMessageId)),
+            "{result:?}"
+        );
+
+        let long_type = format!(
+            r#"{{"id":"evt_1","event":"{}"}}"#,
+            "e".repeat(MAX_EVENT_TYPE_CHARS + 1)
+        );
+        for body in [
+            &br#"{"id":"evt_1","event":"book\u0007created"}"#[..],
+            long_type.as_bytes(),
+        ] {
+            let result = receive_with(
+                &untouched_store(),
+                &accepting_verifier(),
+                &hex_request(body),
+            );
+            assert!(
+                matches!(result, Err(ReceiveError::InvalidEventType)),
+                "{result:?}"
+            );
+        }
     }
 
     #[test]

@@ -80,15 +80,14 @@ impl From<Receipt> for ReceiptResponse {
     tag = "webhooks",
     request_body(content = Value, description = "The sender's event, byte for byte as signed: a JSON object"),
     params(
-        ("webhook-id" = Option<String>, Header, description = "Message id (else the body's `id`); a repeat is answered 200 and not handled again"),
+        ("webhook-id" = Option<String>, Header, description = "Message id under Standard Webhooks (under X-Webhook-Signature, the body's `id`); a repeat is answered 200 and not handled again"),
         ("webhook-timestamp" = Option<i64>, Header, description = "Unix seconds; more than 5 minutes from the server's clock is 400"),
         ("webhook-signature" = Option<String>, Header, description = "Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`"),
         ("x-webhook-signature" = Option<String>, Header, description = "`sha256=<hex HMAC-SHA256 of the body>`"),
-        ("x-event-type" = Option<String>, Header, description = "The type, when the body has neither `event` nor `type`"),
     ),
     responses(
         (status = 200, description = "Accepted, or a duplicate message id", body = ReceiptResponse),
-        (status = 400, description = "Stale or invalid timestamp, a body that is not a JSON object, no message id", body = ErrorBody),
+        (status = 400, description = "Stale or invalid timestamp, a body that is not a JSON object, no usable message id or event type", body = ErrorBody),
         (status = 401, description = "Missing or wrong signature, or no inbound secret configured", body = ErrorBody),
         (status = 413, description = "Body over 256 KiB", body = ErrorBody),
     )
@@ -106,7 +105,6 @@ pub(crate) async fn receive(
             webhook_timestamp: header(&headers, "webhook-timestamp"),
             webhook_signature: header(&headers, "webhook-signature"),
             x_webhook_signature: header(&headers, "x-webhook-signature"),
-            event_type: header(&headers, "x-event-type"),
         };
         inbound::receive(
             &*state.store,
