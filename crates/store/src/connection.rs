@@ -103,11 +103,15 @@ impl DatabaseUrl {
                 // them all (a prepared statement would run only the first).
                 // A 1 MiB page cache per connection (SQLite's default is
                 // 2 MB) keeps the pool's memory bounded; the OS caches the
-                // file as well.
+                // file as well. No automatic checkpoints: the store's
+                // checkpointer thread does them (see `checkpoint`). After a
+                // burst (a bulk import), the log file is cut back to 4 MiB
+                // once it has been checkpointed.
                 conn.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                     PRAGMA cache_size = -1024;",
+                     PRAGMA cache_size = -1024; PRAGMA wal_autocheckpoint = 0; \
+                     PRAGMA journal_size_limit = 4194304;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(AnyConnection::Sqlite(conn))

@@ -8,6 +8,7 @@
 mod accounts;
 mod audit;
 mod catalog;
+mod checkpoint;
 pub mod connection;
 mod deliveries;
 mod error;
@@ -28,6 +29,7 @@ use diesel::ConnectionError;
 use libris_application::ports::{Store, Tx};
 use libris_application::StoreError;
 
+use checkpoint::{Checkpointer, Commits};
 use connection::{begin_read, begin_write, build_pool, commit, rollback, DbPool, Manager};
 pub use connection::{Backend, DatabaseUrl};
 use error::IntoStore;
@@ -70,12 +72,37 @@ pub type CommitHook = Arc<dyn Fn(QueuedWork) + Send + Sync>;
 
 pub struct DieselStore {
     pool: DbPool,
+    /// `None` on PostgreSQL.
+    sqlite: Option<SqliteWrites>,
+    on_commit: Option<CommitHook>,
+}
+
+/// How this process writes to SQLite.
+struct SqliteWrites {
     /// SQLite admits one writer at a time. Writers of this process queue here
     /// and are woken the moment the writer before them commits, instead of
     /// polling SQLite's busy handler, whose sleeps (1 ms, 2 ms, 5 ms … 100 ms)
-    /// would become the API's latency tail. `None` on PostgreSQL.
-    write_gate: Option<Mutex<()>>,
-    on_commit: Option<CommitHook>,
+    /// would become the API's latency tail.
+    gate: Mutex<()>,
+    commits: Arc<Commits>,
+    _checkpointer: Checkpointer,
+}
+
+impl SqliteWrites {
+    fn start(url: &DatabaseUrl) -> Result<Self, OpenError> {
+        let commits = Arc::new(Commits::default());
+        let checkpointer = Checkpointer::start(url, Arc::clone(&commits)).map_err(|source| {
+            OpenError::Connect {
+                url: url.redacted(),
+                source,
+            }
+        })?;
+        Ok(Self {
+            gate: Mutex::new(()),
+            commits,
+            _checkpointer: checkpointer,
+        })
+    }
 }
 
 impl DieselStore {
@@ -83,9 +110,13 @@ impl DieselStore {
     /// pending migrations, then builds the pool.
     pub fn open(url: &DatabaseUrl, pool_size: u32) -> Result<Self, OpenError> {
         Self::migrate(url)?;
+        let sqlite = match url.backend {
+            Backend::Sqlite => Some(SqliteWrites::start(url)?),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool: build_pool(url, pool_size)?,
-            write_gate: (url.backend == Backend::Sqlite).then(|| Mutex::new(())),
+            sqlite,
             on_commit: None,
         })
     }
@@ -117,9 +148,9 @@ impl Store for DieselStore {
         // A panic in another writer poisons nothing that matters: the gate
         // guards no data.
         let _turn = self
-            .write_gate
+            .sqlite
             .as_ref()
-            .map(|gate| gate.lock().unwrap_or_else(PoisonError::into_inner));
+            .map(|sqlite| sqlite.gate.lock().unwrap_or_else(PoisonError::into_inner));
         let mut conn = self.connection()?;
         begin_write(&mut conn).store()?;
         let mut tx = DieselTx::new(&mut conn);
@@ -129,6 +160,9 @@ impl Store for DieselStore {
             return rollback(&mut conn).store();
         }
         commit(&mut conn).store()?;
+        if let Some(sqlite) = &self.sqlite {
+            sqlite.commits.committed();
+        }
         if let (true, Some(hook)) = (queued.any(), &self.on_commit) {
             hook(queued);
         }

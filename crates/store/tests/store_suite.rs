@@ -10,7 +10,7 @@ use libris_application::books::{self, BookError, BookUpdate, NewBook};
 use libris_application::events::{record, EventContext};
 use libris_application::ports::{
     AttemptLogFilter, AuditFilter, BookFields, BookFilter, InboundFilter, LoanFilter,
-    MockPasswordHasher, NewInboundEvent, NewLoan, WebhookFields,
+    MockPasswordHasher, NewEvent, NewInboundEvent, NewLoan, WebhookFields,
 };
 use libris_application::testing::{admin, at, fixed_clock};
 use libris_application::webhooks::inbound::{self, InboundRequest, Receipt};
@@ -858,4 +858,46 @@ fn overlapping_inserts_of_one_message_id_leave_one_row_on_postgres() {
         .read_tx(|tx| tx.list_inbound_events(&InboundFilter::default(), Page::new(None, None)))
         .unwrap();
     assert_eq!(stored.count, 1);
+}
+
+/// SQLite's log is checkpointed by the store's own thread, not inside commits
+/// (automatic checkpoints are off): after a burst the log must still come
+/// back to its 4 MiB limit while small writes go on, or it would grow forever.
+#[test]
+fn the_sqlite_log_is_checkpointed_and_cut_back_after_a_burst() {
+    const LIMIT: u64 = 4 * 1024 * 1024;
+    let database = TestDatabase::sqlite();
+    let wal = format!("{}-wal", database.url().trim_start_matches("sqlite://"));
+    let fixture = open(database);
+    let store = &fixture.store;
+    let event = |n: usize| NewEvent {
+        name: "bench.filled".into(),
+        data: serde_json::json!({"n": n, "padding": "x".repeat(4096)}),
+        user: None,
+        at: at(0),
+    };
+    store
+        .write_tx(|tx| (0..2_500).try_for_each(|n| tx.append_event(&event(n)).map(drop)))
+        .unwrap();
+    let wal_size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+    let burst = wal_size();
+    assert!(
+        burst > 2 * LIMIT,
+        "the burst should overflow the limit: {burst} bytes"
+    );
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut n = 0;
+    while wal_size() > LIMIT {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log stayed at {} bytes after the burst",
+            wal_size()
+        );
+        n += 1;
+        store
+            .write_tx(|tx| tx.append_event(&event(n)).map(drop))
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
