@@ -209,18 +209,21 @@ pub(crate) fn save_delivery(
     delivery: &Delivery,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    diesel::update(deliveries::table.find(delivery.id))
-        .set((
-            deliveries::status.eq(delivery.status.as_str()),
-            deliveries::attempts.eq(delivery.attempts),
-            deliveries::retry_base.eq(delivery.retry_base),
-            deliveries::next_attempt_at.eq(naive(delivery.next_attempt_at)),
-            deliveries::last_error.eq(delivery.last_error.as_deref()),
-            deliveries::lease_until.eq(None::<NaiveDateTime>),
-            deliveries::updated_at.eq(naive(at)),
-        ))
-        .execute(conn)
-        .store()?;
+    let update = diesel::update(deliveries::table.find(delivery.id)).set((
+        deliveries::status.eq(delivery.status.as_str()),
+        deliveries::attempts.eq(delivery.attempts),
+        deliveries::retry_base.eq(delivery.retry_base),
+        deliveries::next_attempt_at.eq(naive(delivery.next_attempt_at)),
+        deliveries::last_error.eq(delivery.last_error.as_deref()),
+        deliveries::lease_until.eq(None::<NaiveDateTime>),
+        deliveries::updated_at.eq(naive(at)),
+    ));
+    // On the backend's own connection: through the multi-backend one diesel
+    // writes the SQL text anew on every call before finding its prepared
+    // statement, while here the statement is found by the query's type. This
+    // runs once per attempt, on SQLite's single writer's time (55 → 39 µs a
+    // call, measured in the 100-subscription scenario of `make bench`).
+    on_each_backend!(conn, |c| update.execute(c)).store()?;
     Ok(())
 }
 
