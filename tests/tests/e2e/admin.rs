@@ -2,7 +2,6 @@ use std::collections::BTreeSet;
 
 use libris_e2e::TestApp;
 use reqwest::header::HeaderMap;
-use serde_json::Value;
 
 /// The calls the admin page exists to make: login and logout, who is logged
 /// in, and the webhook pipeline's lists and actions.
@@ -145,15 +144,7 @@ async fn every_api_call_of_the_admin_page_is_an_operation_of_the_openapi_documen
         );
     }
 
-    let document: Value = app
-        .client
-        .get(app.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = app.get("/api/openapi.json", None).await.expect(200);
     for (method, path) in &found {
         assert!(
             document["paths"][path][method].is_object(),
