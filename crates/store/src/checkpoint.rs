@@ -14,6 +14,7 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 
 use crate::connection::{AnyConnection, DatabaseUrl};
+use crate::OpenError;
 
 /// How often the thread looks for committed writes to checkpoint: short
 /// enough that the log stays small under load, cheap when idle (a look at a
@@ -41,11 +42,8 @@ pub(crate) struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub(crate) fn start(
-        url: &DatabaseUrl,
-        commits: Arc<Commits>,
-    ) -> Result<Self, diesel::ConnectionError> {
-        let mut conn = url.connect()?;
+    pub(crate) fn start(url: &DatabaseUrl, commits: Arc<Commits>) -> Result<Self, OpenError> {
+        let mut conn = crate::connect(url)?;
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("libris-checkpoint".into())
@@ -65,7 +63,7 @@ impl Checkpointer {
                     checkpoint(&mut conn);
                 }
             })
-            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            .map_err(OpenError::Checkpointer)?;
         Ok(Self {
             stop: Some(stop),
             thread: Some(thread),

@@ -30,7 +30,9 @@ use libris_application::ports::{Store, Tx};
 use libris_application::StoreError;
 
 use checkpoint::{Checkpointer, Commits};
-use connection::{begin_read, begin_write, build_pool, commit, rollback, DbPool, Manager};
+use connection::{
+    begin_read, begin_write, build_pool, commit, rollback, AnyConnection, DbPool, Manager,
+};
 pub use connection::{Backend, DatabaseUrl};
 use error::IntoStore;
 use migrations::run_migrations;
@@ -49,6 +51,8 @@ pub enum OpenError {
     Migrate(String),
     #[error("cannot build the connection pool: {0}")]
     Pool(#[from] PoolError),
+    #[error("cannot start the WAL checkpointer: {0}")]
+    Checkpointer(#[source] std::io::Error),
 }
 
 /// What a committed transaction gave the delivery workers to do.
@@ -88,15 +92,18 @@ struct SqliteWrites {
     _checkpointer: Checkpointer,
 }
 
+/// One connection outside the pool, failing with the database's own message.
+fn connect(url: &DatabaseUrl) -> Result<AnyConnection, OpenError> {
+    url.connect().map_err(|source| OpenError::Connect {
+        url: url.redacted(),
+        source,
+    })
+}
+
 impl SqliteWrites {
     fn start(url: &DatabaseUrl) -> Result<Self, OpenError> {
         let commits = Arc::new(Commits::default());
-        let checkpointer = Checkpointer::start(url, Arc::clone(&commits)).map_err(|source| {
-            OpenError::Connect {
-                url: url.redacted(),
-                source,
-            }
-        })?;
+        let checkpointer = Checkpointer::start(url, Arc::clone(&commits))?;
         Ok(Self {
             gate: Mutex::new(()),
             commits,
@@ -124,11 +131,7 @@ impl DieselStore {
     /// Applies pending migrations without opening a pool (`libris migrate`);
     /// answers the versions applied.
     pub fn migrate(url: &DatabaseUrl) -> Result<Vec<String>, OpenError> {
-        let mut conn = url.connect().map_err(|source| OpenError::Connect {
-            url: url.redacted(),
-            source,
-        })?;
-        run_migrations(&mut conn)
+        run_migrations(&mut connect(url)?)
     }
 
     pub fn with_commit_hook(mut self, hook: CommitHook) -> Self {
