@@ -79,8 +79,15 @@ fn check_references(
 ) -> Result<(), BookError> {
     let mut errors = ValidationErrors::default();
     let author_changes = current.is_none_or(|book| book.author_id != fields.author_id);
-    if author_changes && tx.author(fields.author_id)?.is_none() {
-        errors.push(unknown_author());
+    if author_changes {
+        // Both authors' statistics change on a move: the store holds them in
+        // its fixed order, not new-then-old, so two opposite moves cannot
+        // wait for each other.
+        let mut authors = vec![fields.author_id];
+        authors.extend(current.map(|book| book.author_id));
+        if !tx.existing_authors(&authors)?.contains(&fields.author_id) {
+            errors.push(unknown_author());
+        }
     }
     let isbn_changes = current.is_none_or(|book| book.isbn != fields.isbn);
     if let (true, Some(isbn)) = (isbn_changes, &fields.isbn) {
@@ -221,7 +228,7 @@ mod tests {
 
     use super::*;
     use crate::ports::MockTx;
-    use crate::testing::{admin, at, author, book, fixed_clock, recorded, MockStore};
+    use crate::testing::{admin, at, book, fixed_clock, recorded, MockStore};
 
     fn admin_caller() -> Admin {
         Admin::check(admin()).unwrap()
@@ -273,9 +280,9 @@ mod tests {
     #[test]
     fn create_writes_book_audit_statistics_and_event() {
         let mut tx = MockTx::new();
-        tx.expect_author()
-            .with(eq(4))
-            .returning(|id| Ok(Some(author(id, "Frank Herbert"))));
+        tx.expect_existing_authors()
+            .withf(|ids| ids == [4])
+            .returning(|ids| Ok(ids.to_vec()));
         tx.expect_isbn_in_use()
             .with(eq("1234567890"), eq(None))
             .returning(|_, _| Ok(false));
@@ -297,7 +304,7 @@ mod tests {
     #[test]
     fn create_reports_a_missing_author_and_a_taken_isbn_together() {
         let mut tx = MockTx::new();
-        tx.expect_author().returning(|_| Ok(None));
+        tx.expect_existing_authors().returning(|_| Ok(Vec::new()));
         tx.expect_isbn_in_use().returning(|_, _| Ok(true));
         tx.expect_insert_book().never();
         tx.expect_append_event().never();
@@ -314,7 +321,8 @@ mod tests {
     #[test]
     fn a_unique_violation_at_insert_is_a_taken_isbn() {
         let mut tx = MockTx::new();
-        tx.expect_author().returning(|id| Ok(Some(author(id, "A"))));
+        tx.expect_existing_authors()
+            .returning(|ids| Ok(ids.to_vec()));
         tx.expect_isbn_in_use().returning(|_, _| Ok(false));
         tx.expect_insert_book()
             .returning(|_, _| Err(StoreError::UniqueViolation("books.isbn".into())));
@@ -327,7 +335,11 @@ mod tests {
     fn moving_a_book_records_the_change_and_recounts_both_authors() {
         let mut tx = MockTx::new();
         tx.expect_book().returning(|id| Ok(Some(book(id, 3))));
-        tx.expect_author().returning(|id| Ok(Some(author(id, "A"))));
+        // The new author is checked, and both are held for their statistics.
+        tx.expect_existing_authors()
+            .withf(|ids| ids == [4, 3])
+            .times(1)
+            .returning(|ids| Ok(ids.to_vec()));
         tx.expect_update_book()
             .withf(|id, f, _| *id == 1 && f.author_id == 4 && f.title == "Book 1")
             .returning(|id, f, _| Ok(book(id, f.author_id)));
@@ -367,7 +379,7 @@ mod tests {
                 ..book(id, 3)
             }))
         });
-        tx.expect_author().never();
+        tx.expect_existing_authors().never();
         tx.expect_isbn_in_use().never();
         tx.expect_update_book()
             .withf(|_, f, _| f.title == "Renamed" && f.author_id == 3)
@@ -390,7 +402,8 @@ mod tests {
     fn an_update_checks_the_isbn_against_other_books_only() {
         let mut tx = MockTx::new();
         tx.expect_book().returning(|id| Ok(Some(book(id, 3))));
-        tx.expect_author().returning(|id| Ok(Some(author(id, "A"))));
+        tx.expect_existing_authors()
+            .returning(|ids| Ok(ids.to_vec()));
         tx.expect_isbn_in_use()
             .with(eq("9780306406157"), eq(Some(1)))
             .returning(|_, _| Ok(true));
@@ -413,7 +426,8 @@ mod tests {
                 ..book(id, 3)
             }))
         });
-        tx.expect_author().returning(|id| Ok(Some(author(id, "A"))));
+        tx.expect_existing_authors()
+            .returning(|ids| Ok(ids.to_vec()));
         tx.expect_open_loan().returning(|id| Ok(Some(loan(id))));
         tx.expect_update_book().never();
         tx.expect_delete_book().never();
@@ -469,7 +483,8 @@ mod tests {
     #[test]
     fn a_failure_after_the_event_rolls_everything_back() {
         let mut tx = MockTx::new();
-        tx.expect_author().returning(|id| Ok(Some(author(id, "A"))));
+        tx.expect_existing_authors()
+            .returning(|ids| Ok(ids.to_vec()));
         tx.expect_isbn_in_use().returning(|_, _| Ok(false));
         tx.expect_insert_book()
             .returning(|f, _| Ok(book(1, f.author_id)));

@@ -2,6 +2,10 @@
 //! parsed once into types that cannot be, and the domain events every change
 //! produces. Nothing here performs I/O.
 
+// Parsers here take any text a client sends: slicing a string by byte index
+// panics inside a multi-byte character, so it is refused outright.
+#![deny(clippy::string_slice)]
+
 pub mod accounts;
 pub mod audit;
 pub mod catalog;

@@ -108,13 +108,13 @@ impl Isbn {
             .filter(|c| *c != '-' && *c != ' ')
             .map(|c| c.to_ascii_uppercase())
             .collect();
-        let valid = match canonical.len() {
-            10 => {
-                let (body, last) = canonical.split_at(9);
-                body.bytes().all(|b| b.is_ascii_digit())
-                    && (last == "X" || last.bytes().all(|b| b.is_ascii_digit()))
-            }
-            13 => canonical.bytes().all(|b| b.is_ascii_digit()),
+        // Judged character by character: a byte index could fall inside a
+        // multi-byte character ("12345678é" is ten bytes) and panic.
+        let digits = canonical.chars().filter(char::is_ascii_digit).count();
+        let characters = canonical.chars().count();
+        let valid = match characters {
+            10 => digits == 10 || (digits == 9 && canonical.ends_with('X')),
+            13 => digits == 13,
             _ => false,
         };
         if valid {
@@ -281,6 +281,65 @@ mod tests {
             let err = Isbn::parse(bad).unwrap_err();
             assert_eq!(err.field, "isbn", "{bad}");
         }
+    }
+
+    #[test]
+    fn isbn_refuses_multi_byte_characters_without_panicking() {
+        // Ten or thirteen bytes, fewer characters: once a byte-index panic.
+        for bad in [
+            "12345678é",
+            "123456789é",
+            "٠١٢٣٤٥٦٧٨٩",
+            "12345678901é",
+            "1234567890１",
+        ] {
+            assert_eq!(Isbn::parse(bad).unwrap_err().field, "isbn", "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_value_parser_is_total_over_mixed_width_text() {
+        // Every string of up to four pieces drawn from characters of one to
+        // four bytes, separators and boundary lengths: no parser may panic.
+        let pieces = [
+            "",
+            "1",
+            "X",
+            "x",
+            "-",
+            " ",
+            "é",
+            "€",
+            "𝄞",
+            "\u{0}",
+            "@",
+            ".",
+            "123456789",
+            "123456789012",
+            "a-b",
+            "\n",
+        ];
+        let mut inputs = Vec::new();
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in ["", "é", "0", "X"] {
+                        inputs.push(format!("{a}{b}{c}{d}"));
+                    }
+                }
+            }
+        }
+        for input in &inputs {
+            let _ = Isbn::parse(input);
+            let _ = Username::parse(input);
+            let _ = Email::parse(input);
+            let _ = BookTitle::parse(input);
+            let _ = AuthorName::parse(input);
+            let _ = Phone::parse(input);
+            let _ = Password::parse(input);
+            let _ = parse_bio(input);
+        }
+        assert!(inputs.len() > 10_000);
     }
 
     #[test]

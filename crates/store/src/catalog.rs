@@ -197,6 +197,43 @@ pub(crate) fn recount_author(conn: &mut AnyConnection, id: AuthorId) -> Result<(
     Ok(())
 }
 
+/// Locks a book against every other writer until the transaction ends
+/// (PostgreSQL; SQLite's writer lock already does): FOR UPDATE, as the
+/// holder may delete it. A missing book locks nothing.
+pub(crate) fn hold_book(conn: &mut AnyConnection, id: BookId) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        books::table
+            .find(id)
+            .select(books::id)
+            .for_update()
+            .load::<i64>(pg)
+            .store()?;
+    }
+    Ok(())
+}
+
+/// Locks authors by ascending id (the order every writer uses, so two
+/// writers never wait for each other in a circle). NO KEY UPDATE, the mode
+/// the statistics update takes, so inserting a book (KEY SHARE on its
+/// author) is not blocked by a holder that has already inserted one.
+pub(crate) fn hold_authors(conn: &mut AnyConnection, ids: &[AuthorId]) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(CHUNK) {
+            authors::table
+                .filter(authors::id.eq_any(chunk))
+                .select(authors::id)
+                .order(authors::id)
+                .for_no_key_update()
+                .load::<i64>(pg)
+                .store()?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn insert_book(
     conn: &mut AnyConnection,
     fields: &BookFields,

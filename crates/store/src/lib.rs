@@ -70,6 +70,24 @@ impl QueuedWork {
     }
 }
 
+/// Whether a transaction holds the books and authors it reads until it ends.
+///
+/// A write transaction checks a row and then changes things on the strength of
+/// that check (the book is available, the loan is open, the author has no
+/// books). SQLite admits one writer at a time, so the check stays true until
+/// commit. PostgreSQL runs writers side by side under READ COMMITTED: without
+/// a row lock two returns of one loan both see it open and both record
+/// `book.returned`. So on PostgreSQL a write transaction locks each book and
+/// author it reads before reading it, and a second writer of the same row
+/// waits, then reads what the first committed. Lock order is fixed to rule
+/// out deadlocks: a book first, then authors by ascending id, then a
+/// member's profile (the counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hold {
+    ReadRows,
+    Nothing,
+}
+
 /// Called after a transaction that queued work has committed: the in-process
 /// nudge that wakes the delivery workers.
 pub type CommitHook = Arc<dyn Fn(QueuedWork) + Send + Sync>;
@@ -156,7 +174,7 @@ impl Store for DieselStore {
             .map(|sqlite| sqlite.gate.lock().unwrap_or_else(PoisonError::into_inner));
         let mut conn = self.connection()?;
         begin_write(&mut conn).store()?;
-        let mut tx = DieselTx::new(&mut conn);
+        let mut tx = DieselTx::new(&mut conn, Hold::ReadRows);
         let wants_commit = work(&mut tx);
         let queued = tx.queued_work();
         if !wants_commit {
@@ -175,7 +193,7 @@ impl Store for DieselStore {
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<(), StoreError> {
         let mut conn = self.connection()?;
         begin_read(&mut conn).store()?;
-        work(&mut DieselTx::new(&mut conn));
+        work(&mut DieselTx::new(&mut conn, Hold::Nothing));
         // Reads commit nothing; a body that wrote anyway is undone.
         rollback(&mut conn).store()
     }

@@ -20,19 +20,24 @@ use libris_domain::webhooks::{
 use uuid::Uuid;
 
 use crate::connection::AnyConnection;
+use crate::Hold;
 use crate::QueuedWork;
 use crate::{accounts, audit, catalog, deliveries, imports, inbound, lending, outbox, webhooks};
 
 pub(crate) struct DieselTx<'c> {
     conn: &'c mut AnyConnection,
     queued: QueuedWork,
+    /// In a write transaction the books and authors it reads are held until
+    /// it ends (see [`Hold`]).
+    hold: Hold,
 }
 
 impl<'c> DieselTx<'c> {
-    pub(crate) fn new(conn: &'c mut AnyConnection) -> Self {
+    pub(crate) fn new(conn: &'c mut AnyConnection, hold: Hold) -> Self {
         Self {
             conn,
             queued: QueuedWork::default(),
+            hold,
         }
     }
 
@@ -106,6 +111,9 @@ impl Tx for DieselTx<'_> {
     }
 
     fn author(&mut self, id: AuthorId) -> Result<Option<Author>, StoreError> {
+        if self.hold == Hold::ReadRows {
+            catalog::hold_authors(self.conn, &[id])?;
+        }
         catalog::author(self.conn, id)
     }
 
@@ -134,6 +142,9 @@ impl Tx for DieselTx<'_> {
     }
 
     fn book(&mut self, id: BookId) -> Result<Option<Book>, StoreError> {
+        if self.hold == Hold::ReadRows {
+            catalog::hold_book(self.conn, id)?;
+        }
         catalog::book(self.conn, id)
     }
 
@@ -184,6 +195,9 @@ impl Tx for DieselTx<'_> {
     }
 
     fn existing_authors(&mut self, ids: &[AuthorId]) -> Result<Vec<AuthorId>, StoreError> {
+        if self.hold == Hold::ReadRows {
+            catalog::hold_authors(self.conn, ids)?;
+        }
         catalog::existing_authors(self.conn, ids)
     }
 

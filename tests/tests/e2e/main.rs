@@ -9,5 +9,6 @@ mod imports;
 mod inbound;
 mod lending;
 mod openapi;
+mod races;
 mod signatures;
 mod webhooks;

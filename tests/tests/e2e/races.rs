@@ -1,0 +1,165 @@
+//! Conflicting writes, many times over, on whichever backend the suite runs
+//! on (`make test` runs it on SQLite and again on PostgreSQL): the database
+//! decides, exactly one side wins, the loser gets its documented 404/409/422,
+//! no event or audit entry is recorded for a change that did not happen, and
+//! nothing dangles afterwards.
+
+use futures_util::future::{join, join_all};
+use libris_e2e::{Reply, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const ROUNDS: usize = 12;
+
+fn statuses(replies: &[Reply]) -> Vec<u16> {
+    replies.iter().map(|r| r.status.as_u16()).collect()
+}
+
+async fn delete_author(app: &TestApp, id: i64) -> Reply {
+    app.call(
+        Method::DELETE,
+        &format!("/api/authors/{id}/"),
+        Some(&app.admin_token),
+        None,
+    )
+    .await
+}
+
+async fn count(app: &TestApp, path: &str) -> i64 {
+    app.admin_get(path).await["count"]
+        .as_i64()
+        .expect("a count")
+}
+
+#[actix_web::test]
+async fn concurrent_returns_of_one_loan_give_one_200_and_one_event() {
+    let app = TestApp::spawn().await;
+    let author = app.author("A").await;
+    let member = app.member("ann").await;
+    for round in 0..ROUNDS {
+        let book = app.book(&format!("Book {round}"), author).await;
+        app.borrow(book, &member).await.expect(200);
+        let returns = (0..8).map(|_| app.give_back(book, &member));
+        let outcome = statuses(&join_all(returns).await);
+        assert_eq!(
+            outcome.iter().filter(|s| **s == 200).count(),
+            1,
+            "{outcome:?}"
+        );
+        assert_eq!(
+            outcome.iter().filter(|s| **s == 409).count(),
+            7,
+            "{outcome:?}"
+        );
+    }
+    let rounds = ROUNDS as i64;
+    assert_eq!(
+        count(&app, "/api/events/?event=book.returned").await,
+        rounds
+    );
+    assert_eq!(count(&app, "/api/book-logs/?action=returned").await, rounds);
+    assert_eq!(count(&app, "/api/loans/?open=true").await, 0);
+    let me = app.get("/api/users/me/", Some(&member)).await.expect(200);
+    assert_eq!(me["books_returned"], rounds);
+    assert_eq!(me["books_borrowed"], rounds);
+    assert_eq!(app.get_author(author).await["available_books"], rounds);
+}
+
+#[actix_web::test]
+async fn a_borrow_racing_a_delete_never_leaves_a_loan_on_a_deleted_book() {
+    let app = TestApp::spawn().await;
+    let author = app.author("A").await;
+    let member = app.member("ann").await;
+    let (mut borrowed, mut deleted) = (0, 0);
+    for round in 0..ROUNDS {
+        let book = app.book(&format!("Book {round}"), author).await;
+        let (borrow, delete) = join(app.borrow(book, &member), app.delete_book(book)).await;
+        match (borrow.status.as_u16(), delete.status.as_u16()) {
+            (200, 409) => borrowed += 1,
+            (404, 204) => deleted += 1,
+            other => panic!("round {round}: borrow and delete answered {other:?}"),
+        }
+        let gone = delete.status.as_u16() == 204;
+        let loans = count(&app, &format!("/api/loans/?open=true&book={book}")).await;
+        let found = app.get(&format!("/api/books/{book}/"), None).await.status == 200;
+        assert_eq!((loans, found), (i64::from(!gone), !gone), "round {round}");
+    }
+    assert_eq!(
+        count(&app, "/api/events/?event=book.borrowed").await,
+        borrowed
+    );
+    assert_eq!(
+        count(&app, "/api/events/?event=book.deleted").await,
+        deleted
+    );
+    assert_eq!(count(&app, "/api/book-logs/?action=deleted").await, deleted);
+    let stats = app.get_author(author).await;
+    assert_eq!(stats["total_books"], borrowed);
+    assert_eq!(stats["available_books"], 0);
+}
+
+#[actix_web::test]
+async fn an_author_delete_racing_a_book_create_or_an_import_leaves_no_orphan() {
+    let app = TestApp::spawn().await;
+    let (mut created, mut author_deletes) = (0, 0);
+    for round in 0..ROUNDS {
+        let author = app.author(&format!("Author {round}")).await;
+        // Every other round races a bulk import instead of a create.
+        let write = async {
+            if round % 2 == 0 {
+                app.post_book(json!({"title": "T", "author": author})).await
+            } else {
+                app.bulk_import(json!([{"title": "T", "author_id": author}]))
+                    .await
+            }
+        };
+        let (write, delete) = join(write, delete_author(&app, author)).await;
+        match (write.status.as_u16(), delete.status.as_u16()) {
+            (201, 409) => created += 1,
+            (422, 204) => author_deletes += 1,
+            other => panic!(
+                "round {round}: write and author delete answered {other:?}: {}",
+                write.body
+            ),
+        }
+        let books = count(&app, &format!("/api/books/?author={author}")).await;
+        assert_eq!(
+            books,
+            i64::from(delete.status.as_u16() == 409),
+            "round {round}"
+        );
+    }
+    assert_eq!(count(&app, "/api/authors/").await, created);
+    assert_eq!(
+        count(&app, "/api/events/?event=author.deleted").await,
+        author_deletes
+    );
+    let creates = count(&app, "/api/events/?event=book.created").await;
+    let imports = count(&app, "/api/events/?event=books.bulk_imported").await;
+    assert_eq!(creates + imports, created);
+}
+
+#[actix_web::test]
+async fn opposite_moves_between_two_authors_both_succeed_and_keep_counts_true() {
+    let app = TestApp::spawn().await;
+    let (a, b) = (app.author("A").await, app.author("B").await);
+    let (x, y) = (app.book("X", a).await, app.book("Y", b).await);
+    for round in 0..ROUNDS {
+        let (to_x, to_y) = if round % 2 == 0 { (b, a) } else { (a, b) };
+        let moves = [
+            app.patch_book(x, json!({"author": to_x})),
+            app.patch_book(y, json!({"author": to_y})),
+        ];
+        let outcome = statuses(&join_all(moves).await);
+        assert_eq!(outcome, [200, 200], "round {round}");
+    }
+    let totals: Vec<Value> = vec![
+        app.get_author(a).await["total_books"].clone(),
+        app.get_author(b).await["total_books"].clone(),
+    ];
+    assert_eq!(totals, [json!(1), json!(1)]);
+    assert_eq!(
+        count(&app, "/api/events/?event=book.updated").await,
+        2 * ROUNDS as i64
+    );
+}
