@@ -346,6 +346,8 @@ pub trait Tx {
         at: DateTime<Utc>,
     ) -> Result<Webhook, StoreError>;
     fn webhook(&mut self, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
+    /// The webhooks of `ids` that exist, in id order.
+    fn webhooks(&mut self, ids: &[WebhookId]) -> Result<Vec<Webhook>, StoreError>;
     fn update_webhook(
         &mut self,
         id: WebhookId,
@@ -358,12 +360,6 @@ pub trait Tx {
     fn active_webhooks(&mut self) -> Result<Vec<Webhook>, StoreError>;
     /// Writes activity and health: `is_active`, `disabled_reason`,
     /// `failure_count`, `failing_since`.
-    /// Resets `failure_count` and `failing_since`, if set.
-    fn clear_webhook_failures(
-        &mut self,
-        id: WebhookId,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
     fn save_webhook_state(
         &mut self,
         webhook: &Webhook,

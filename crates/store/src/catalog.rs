@@ -11,6 +11,7 @@ use crate::connection::{columns, on_each_backend, AnyConnection, Db};
 use crate::error::IntoStore;
 use crate::schema::{authors, books};
 use crate::time::{naive, utc};
+use crate::CHUNK;
 
 #[diesel::declare_sql_function]
 extern "SQL" {
@@ -356,9 +357,6 @@ pub(crate) fn set_book_available(
         .store()?;
     expect_book(conn, id)
 }
-
-/// Rows per multi-row statement: SQLite binds at most 32,766 parameters.
-const CHUNK: usize = 1000;
 
 pub(crate) fn existing_authors(
     conn: &mut AnyConnection,

@@ -17,9 +17,7 @@ use crate::outbox::events_by_ids;
 use crate::schema::{deliveries, webhook_logs, webhooks};
 use crate::time::{naive, utc};
 use crate::webhooks::webhooks_by_ids;
-
-/// Rows per multi-row statement (SQLite binds at most 32,766 parameters).
-const CHUNK: usize = 1000;
+use crate::CHUNK;
 
 /// Inserts `$rows` into `$table` and answers them as `$row`s. Deliveries and
 /// attempt logs, the pipeline's hottest writes, go row by row on SQLite and

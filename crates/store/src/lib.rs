@@ -38,6 +38,9 @@ use error::IntoStore;
 use migrations::run_migrations;
 use tx::DieselTx;
 
+/// Rows per multi-row statement: SQLite binds at most 32,766 parameters.
+const CHUNK: usize = 1000;
+
 /// Why the store could not be opened; each message carries the database's own.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -70,18 +73,19 @@ impl QueuedWork {
     }
 }
 
-/// Whether a transaction holds the books and authors it reads until it ends.
+/// Whether a transaction holds the rows it reads until it ends.
 ///
 /// A write transaction checks a row and then changes things on the strength of
 /// that check (the book is available, the loan is open, the author has no
 /// books). SQLite admits one writer at a time, so the check stays true until
 /// commit. PostgreSQL runs writers side by side under READ COMMITTED: without
 /// a row lock two returns of one loan both see it open and both record
-/// `book.returned`. So on PostgreSQL a write transaction locks each book and
-/// author it reads before reading it, and a second writer of the same row
-/// waits, then reads what the first committed. Lock order is fixed to rule
-/// out deadlocks: a book first, then authors by ascending id, then a
-/// member's profile (the counters).
+/// `book.returned`. So on PostgreSQL a write transaction locks each book,
+/// author and webhook it reads before reading it, and a second writer of the
+/// same row waits, then reads what the first committed. Lock order is fixed
+/// to rule out deadlocks: a book first, then authors by ascending id, then a
+/// member's profile (the counters); webhooks by ascending id before their
+/// deliveries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hold {
     ReadRows,

@@ -27,8 +27,8 @@ use crate::{accounts, audit, catalog, deliveries, imports, inbound, lending, out
 pub(crate) struct DieselTx<'c> {
     conn: &'c mut AnyConnection,
     queued: QueuedWork,
-    /// In a write transaction the books and authors it reads are held until
-    /// it ends (see [`Hold`]).
+    /// In a write transaction the rows it reads are held until it ends (see
+    /// [`Hold`]).
     hold: Hold,
 }
 
@@ -254,7 +254,20 @@ impl Tx for DieselTx<'_> {
     }
 
     fn webhook(&mut self, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+        if self.hold == Hold::ReadRows {
+            webhooks::hold_webhooks(self.conn, &[id])?;
+        }
         webhooks::webhook(self.conn, id)
+    }
+
+    fn webhooks(&mut self, ids: &[WebhookId]) -> Result<Vec<Webhook>, StoreError> {
+        if self.hold == Hold::ReadRows {
+            webhooks::hold_webhooks(self.conn, ids)?;
+        }
+        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let mut found = webhooks::webhooks_by_ids(self.conn, &ids)?;
+        found.sort_unstable_by_key(|w| w.id);
+        Ok(found)
     }
 
     fn update_webhook(
@@ -275,15 +288,10 @@ impl Tx for DieselTx<'_> {
     }
 
     fn active_webhooks(&mut self) -> Result<Vec<Webhook>, StoreError> {
+        if self.hold == Hold::ReadRows {
+            webhooks::hold_active_webhooks(self.conn)?;
+        }
         webhooks::active_webhooks(self.conn)
-    }
-
-    fn clear_webhook_failures(
-        &mut self,
-        id: WebhookId,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        webhooks::clear_webhook_failures(self.conn, id, at)
     }
 
     fn save_webhook_state(

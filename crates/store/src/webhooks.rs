@@ -12,6 +12,7 @@ use crate::connection::AnyConnection;
 use crate::error::{unreadable, IntoStore};
 use crate::schema::webhooks;
 use crate::time::{naive, utc};
+use crate::CHUNK;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = webhooks)]
@@ -126,6 +127,43 @@ pub(crate) fn webhook(
     row.map(Webhook::try_from).transpose()
 }
 
+/// Locks webhooks by ascending id until the transaction ends (PostgreSQL;
+/// SQLite's writer lock already does). FOR UPDATE, as the holder may delete
+/// one, and before any of their deliveries: a delete locks the webhook, then
+/// cascades to its deliveries, so every writer takes them in that order.
+pub(crate) fn hold_webhooks(conn: &mut AnyConnection, ids: &[WebhookId]) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        let mut ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(CHUNK) {
+            webhooks::table
+                .filter(webhooks::id.eq_any(chunk))
+                .select(webhooks::id)
+                .order(webhooks::id)
+                .for_update()
+                .load::<String>(pg)
+                .store()?;
+        }
+    }
+    Ok(())
+}
+
+/// Locks the active webhooks against deletion (KEY SHARE, which updates do
+/// not wait for): fan-out reads them, then inserts their deliveries, and a
+/// webhook deleted in between would fail the insert's foreign key.
+pub(crate) fn hold_active_webhooks(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        webhooks::table
+            .filter(webhooks::is_active.eq(true))
+            .select(webhooks::id)
+            .for_key_share()
+            .load::<String>(pg)
+            .store()?;
+    }
+    Ok(())
+}
+
 /// Webhooks by id, for the deliveries a claim returned.
 pub(crate) fn webhooks_by_ids(
     conn: &mut AnyConnection,
@@ -197,25 +235,6 @@ pub(crate) fn save_webhook_state(
             webhooks::disabled_reason.eq(webhook.disabled_reason.as_deref()),
             webhooks::failure_count.eq(webhook.failure_count),
             webhooks::failing_since.eq(webhook.failing_since.map(naive)),
-            webhooks::updated_at.eq(naive(at)),
-        ))
-        .execute(conn)
-        .store()?;
-    Ok(())
-}
-
-pub(crate) fn clear_webhook_failures(
-    conn: &mut AnyConnection,
-    id: WebhookId,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let failing = webhooks::failure_count
-        .ne(0)
-        .or(webhooks::failing_since.is_not_null());
-    diesel::update(webhooks::table.find(id.to_string()).filter(failing))
-        .set((
-            webhooks::failure_count.eq(0),
-            webhooks::failing_since.eq(None::<NaiveDateTime>),
             webhooks::updated_at.eq(naive(at)),
         ))
         .execute(conn)

@@ -4,8 +4,11 @@
 //! no event or audit entry is recorded for a change that did not happen, and
 //! nothing dangles afterwards.
 
+use std::time::Duration;
+
 use futures_util::future::{join, join_all};
 use libris_e2e::{Reply, TestApp};
+use libris_testing::receiver::{Receiver, Reply as ReceiverReply};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -23,6 +26,13 @@ async fn delete_author(app: &TestApp, id: i64) -> Reply {
         None,
     )
     .await
+}
+
+async fn patch(app: &TestApp, path: String, body: Value) -> u16 {
+    app.admin(Method::PATCH, &path, Some(body))
+        .await
+        .status
+        .as_u16()
 }
 
 async fn count(app: &TestApp, path: &str) -> i64 {
@@ -162,4 +172,83 @@ async fn opposite_moves_between_two_authors_both_succeed_and_keep_counts_true() 
         count(&app, "/api/events/?event=book.updated").await,
         2 * ROUNDS as i64
     );
+}
+
+#[actix_web::test]
+async fn concurrent_patches_of_different_fields_both_land() {
+    let app = TestApp::spawn().await;
+    let author = app.author("A").await;
+    let book = app.book("Old title", author).await;
+    let hook = app
+        .subscribe("http://127.0.0.1:9/hook", &["book.*"], "patch-secret")
+        .await;
+    let hook = format!("/api/webhooks/{}/", hook["id"].as_str().expect("an id"));
+    for round in 0..ROUNDS {
+        let (title, isbn) = (format!("Title {round}"), format!("{:010}", round));
+        let (description, events) = (format!("round {round}"), format!("round{round}.*"));
+        let (name, bio) = (format!("Name {round}"), format!("Bio {round}"));
+        let author_path = format!("/api/authors/{author}/");
+        let book_path = format!("/api/books/{book}/");
+        let outcome = join_all([
+            patch(&app, book_path.clone(), json!({"title": title})),
+            patch(&app, book_path, json!({"isbn": isbn})),
+            patch(&app, hook.clone(), json!({"description": description})),
+            patch(&app, hook.clone(), json!({"events": [events]})),
+            patch(&app, author_path.clone(), json!({"name": name})),
+            patch(&app, author_path, json!({"bio": bio})),
+        ])
+        .await;
+        assert_eq!(outcome, [200; 6], "round {round}");
+        let book = app
+            .get(&format!("/api/books/{book}/"), None)
+            .await
+            .expect(200);
+        assert_eq!(
+            (&book["title"], &book["isbn"]),
+            (&json!(title), &json!(isbn))
+        );
+        let webhook = app.admin_get(&hook).await;
+        assert_eq!(webhook["description"], description, "round {round}");
+        assert_eq!(webhook["events"], json!([events]), "round {round}");
+        let author = app.get_author(author).await;
+        assert_eq!(
+            (&author["name"], &author["bio"]),
+            (&json!(name), &json!(bio))
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_webhook_delete_racing_fan_out_and_attempts_leaves_nothing_behind() {
+    let app = TestApp::spawn().await;
+    let witness = Receiver::start().await;
+    app.subscribe(&witness.url(), &["author.created"], "witness-secret")
+        .await;
+    // Failed attempts make the worker read and write the endpoint's health,
+    // the writes a delete must not collide with.
+    let failing = Receiver::start().await;
+    failing.set_fallback(ReceiverReply::status(500));
+    for round in 0..ROUNDS {
+        let hook = app
+            .subscribe(&failing.url(), &["author.created"], "doomed-secret")
+            .await;
+        let hook = hook["id"].as_str().expect("an id").to_owned();
+        let path = format!("/api/webhooks/{hook}/");
+        let (created, deleted) = join(
+            app.post_author(&format!("Author {round}")),
+            app.admin(Method::DELETE, &path, None),
+        )
+        .await;
+        assert_eq!(
+            (created.status.as_u16(), deleted.status.as_u16()),
+            (201, 204),
+            "round {round}"
+        );
+        let left = count(&app, &format!("/api/webhooks/deliveries/?webhook={hook}")).await;
+        assert_eq!(left, 0, "round {round}: deliveries outlived their webhook");
+    }
+    // Fan-out never stalled on a vanished subscription: the witness hears
+    // every event.
+    witness.wait_for(ROUNDS, Duration::from_secs(10)).await;
+    assert_eq!(count(&app, "/api/webhooks/").await, 1);
 }

@@ -9,8 +9,7 @@
 //! No transaction is held while a request is in flight: claim commits first,
 //! and results are recorded in a new short transaction.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use libris_domain::events::{DomainEvent, RecordedEvent};
@@ -273,52 +272,6 @@ fn disable(
     Ok(())
 }
 
-/// What a batch of attempts did to an endpoint's health.
-enum Health {
-    /// Only successes: its failures, if any, are cleared without reading it.
-    Healed,
-    /// Read because an attempt failed (`None`: deleted meanwhile).
-    Known(Option<Box<Webhook>>),
-}
-
-/// Applies one outcome to the endpoint's health. Successes, the common case,
-/// need no read: the endpoint is marked healed and cleared at the end.
-fn track_health(
-    tx: &mut dyn Tx,
-    health: &mut HashMap<WebhookId, Health>,
-    id: WebhookId,
-    outcome: Outcome,
-    settings: &DeliverySettings,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let tracked = match health.entry(id) {
-        Entry::Vacant(slot) if outcome == Outcome::Delivered => {
-            slot.insert(Health::Healed);
-            return Ok(());
-        }
-        Entry::Vacant(slot) => slot.insert(Health::Known(tx.webhook(id)?.map(Box::new))),
-        Entry::Occupied(slot) => slot.into_mut(),
-    };
-    if let Health::Healed = tracked {
-        if outcome == Outcome::Delivered {
-            return Ok(());
-        }
-        // Successes earlier in this batch came first: they reset it.
-        let mut webhook = tx.webhook(id)?.map(Box::new);
-        if let Some(webhook) = webhook.as_mut() {
-            webhook.failure_count = 0;
-            webhook.failing_since = None;
-        }
-        *tracked = Health::Known(webhook);
-    }
-    if let Health::Known(Some(webhook)) = tracked {
-        if let Some(reason) = assess(webhook, outcome, settings, now) {
-            disable(tx, webhook, reason, now)?;
-        }
-    }
-    Ok(())
-}
-
 /// Logs each attempt, moves each delivery on (delivered, retry later, failed,
 /// dead), keeps each endpoint's health, and disables endpoints that answered
 /// 410 or kept failing — one short transaction for the whole batch.
@@ -331,7 +284,15 @@ pub fn record_attempts(
 ) -> Result<Vec<AttemptLog>, StoreError> {
     let now = clock.now();
     let logs = store.write_tx(|tx| {
-        let mut health: HashMap<WebhookId, Health> = HashMap::new();
+        // The endpoints first: a webhook delete locks the webhook, then its
+        // deliveries, and this takes them in the same order.
+        let ids: BTreeSet<WebhookId> = results.iter().map(|(job, _)| job.webhook_id()).collect();
+        let before: BTreeMap<WebhookId, Webhook> = tx
+            .webhooks(&ids.into_iter().collect::<Vec<_>>())?
+            .into_iter()
+            .map(|w| (w.id, w))
+            .collect();
+        let mut health = before.clone();
         let mut logs = Vec::with_capacity(results.len());
         for (job, report) in results {
             let mut delivery = job.delivery.clone();
@@ -357,20 +318,18 @@ pub fn record_attempts(
                 duration_ms: i64::try_from(report.duration_ms).unwrap_or(i64::MAX),
                 at: now,
             });
-            track_health(
-                tx,
-                &mut health,
-                delivery.webhook_id,
-                report.outcome,
-                settings,
-                now,
-            )?;
+            // A webhook deleted since the claim has no health to keep.
+            if let Some(webhook) = health.get_mut(&delivery.webhook_id) {
+                if let Some(reason) = assess(webhook, report.outcome, settings, now) {
+                    disable(tx, webhook, reason, now)?;
+                }
+            }
         }
-        for (id, tracked) in health {
-            match tracked {
-                Health::Healed => tx.clear_webhook_failures(id, now)?,
-                Health::Known(Some(webhook)) => tx.save_webhook_state(&webhook, now)?,
-                Health::Known(None) => {}
+        // Only endpoints whose health changed are written: a batch of
+        // successes to healthy endpoints writes none.
+        for (id, after) in &health {
+            if before.get(id) != Some(after) {
+                tx.save_webhook_state(after, now)?;
             }
         }
         tx.insert_attempt_logs(&logs)
@@ -612,6 +571,47 @@ mod tests {
             .contains("410"));
     }
 
+    /// A webhook that has failed five times since 100 s ago.
+    fn failing_webhook(id: WebhookId) -> Webhook {
+        let mut hook = webhook("https://a.example/", vec![EventPattern::Everything]);
+        hook.id = id;
+        hook.failure_count = 5;
+        hook.failing_since = Some(at(-100));
+        hook
+    }
+
+    #[test]
+    fn a_success_to_a_healthy_endpoint_writes_no_webhook() {
+        let mut tx = MockTx::new();
+        tx.expect_save_delivery().returning(|_, _| Ok(()));
+        tx.expect_webhooks().times(1).returning(|ids| {
+            let mut hook = webhook("https://a.example/", vec![EventPattern::Everything]);
+            hook.id = ids[0];
+            Ok(vec![hook])
+        });
+        tx.expect_save_webhook_state().never();
+        tx.expect_insert_attempt_logs().returning(|_| Ok(vec![]));
+        let store = MockStore::new(tx);
+        let results = [(claimed_job(0), report(Outcome::Delivered, Some(200)))];
+        record_attempts(&store, &fixed_clock(), &no_jitter(), &settings(), &results).unwrap();
+    }
+
+    #[test]
+    fn attempts_for_a_webhook_deleted_since_the_claim_are_still_logged() {
+        let mut tx = MockTx::new();
+        tx.expect_save_delivery().times(1).returning(|_, _| Ok(()));
+        tx.expect_webhooks().returning(|_| Ok(vec![]));
+        tx.expect_save_webhook_state().never();
+        tx.expect_append_event().never();
+        tx.expect_insert_attempt_logs()
+            .withf(|logs| logs.len() == 1 && logs[0].response_status == Some(410))
+            .times(1)
+            .returning(|_| Ok(vec![]));
+        let store = MockStore::new(tx);
+        let results = [(claimed_job(0), report(Outcome::Gone, Some(410)))];
+        record_attempts(&store, &fixed_clock(), &no_jitter(), &settings(), &results).unwrap();
+    }
+
     #[test]
     fn recording_a_success_logs_it_and_heals_the_endpoint() {
         let mut tx = MockTx::new();
@@ -619,9 +619,12 @@ mod tests {
             .withf(|d, _| d.status == DeliveryStatus::Delivered && d.attempts == 1)
             .times(1)
             .returning(|_, _| Ok(()));
-        tx.expect_webhook().never();
-        tx.expect_clear_webhook_failures()
-            .withf(|id, _| *id == Uuid::from_u128(7))
+        tx.expect_webhooks()
+            .withf(|ids| ids == [Uuid::from_u128(7)])
+            .times(1)
+            .returning(|ids| Ok(vec![failing_webhook(ids[0])]));
+        tx.expect_save_webhook_state()
+            .withf(|w, _| w.failure_count == 0 && w.failing_since.is_none() && w.is_active)
             .times(1)
             .returning(|_, _| Ok(()));
         tx.expect_insert_attempt_logs()
@@ -644,14 +647,9 @@ mod tests {
     fn a_success_then_a_failure_in_one_batch_counts_one_failure() {
         let mut tx = MockTx::new();
         tx.expect_save_delivery().returning(|_, _| Ok(()));
-        tx.expect_webhook().times(1).returning(|id| {
-            let mut hook = webhook("https://a.example/", vec![EventPattern::Everything]);
-            hook.id = id;
-            hook.failure_count = 5;
-            hook.failing_since = Some(at(-100));
-            Ok(Some(hook))
-        });
-        tx.expect_clear_webhook_failures().never();
+        tx.expect_webhooks()
+            .times(1)
+            .returning(|ids| Ok(vec![failing_webhook(ids[0])]));
         tx.expect_save_webhook_state()
             .withf(|w, _| w.failure_count == 1 && w.failing_since == Some(at(0)))
             .times(1)
@@ -676,10 +674,10 @@ mod tests {
         tx.expect_save_delivery()
             .withf(|d, _| d.status == DeliveryStatus::Failed)
             .returning(|_, _| Ok(()));
-        tx.expect_webhook().returning(|id| {
+        tx.expect_webhooks().returning(|ids| {
             let mut hook = webhook("https://gone.example/", vec![EventPattern::Everything]);
-            hook.id = id;
-            Ok(Some(hook))
+            hook.id = ids[0];
+            Ok(vec![hook])
         });
         tx.expect_append_event()
             .withf(|e| {

@@ -132,6 +132,29 @@ fn merge(
     }
 }
 
+/// The fields an update writes: those `given`, as checked, over `current`.
+fn overlay(given: &WebhookInput, checked: WebhookFields, current: &Webhook) -> WebhookFields {
+    fn pick<T: Clone>(given: bool, checked: T, current: &T) -> T {
+        if given {
+            checked
+        } else {
+            current.clone()
+        }
+    }
+    WebhookFields {
+        url: pick(given.url.is_some(), checked.url, &current.url),
+        events: pick(given.events.is_some(), checked.events, &current.events),
+        secret: pick(given.secret.is_some(), checked.secret, &current.secret),
+        is_active: pick(given.is_active.is_some(), checked.is_active, &current.is_active),
+        headers: pick(given.headers.is_some(), checked.headers, &current.headers),
+        description: pick(
+            given.description.is_some(),
+            checked.description,
+            &current.description,
+        ),
+    }
+}
+
 /// Creates a subscription. Its URL is checked (DNS included) before the
 /// transaction, so a slow resolver holds no database lock.
 pub fn create_webhook(
@@ -183,14 +206,18 @@ pub fn update_webhook(
         errors.check(required("events", input.events.as_ref()));
         errors.into_result()?;
     }
+    // Checked outside the write (the URL check may wait on DNS), then laid
+    // over the subscription as it is inside the write, so that a concurrent
+    // change of another field is kept.
     let current = store
         .read_tx(|tx| tx.webhook(id))?
         .ok_or(WebhookError::NotFound)?;
-    let reactivated = input.is_active == Some(true) && !current.is_active;
-    let fields = merge(policy, input, Some(&current))?;
+    let checked = merge(policy, input.clone(), Some(&current))?;
     let at = clock.now();
     store.write_tx(|tx| {
-        tx.webhook(id)?.ok_or(WebhookError::NotFound)?;
+        let current = tx.webhook(id)?.ok_or(WebhookError::NotFound)?;
+        let reactivated = input.is_active == Some(true) && !current.is_active;
+        let fields = overlay(&input, checked.clone(), &current);
         let mut webhook = tx.update_webhook(id, &fields, at)?;
         if reactivated {
             webhook.failure_count = 0;
