@@ -102,6 +102,11 @@ impl ApiError {
     /// Logs the cause and answers a 500 that says nothing about it.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed unexpectedly");
+        Self::opaque_internal()
+    }
+
+    /// A 500 that says nothing about its cause, which is logged elsewhere.
+    pub(crate) fn opaque_internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",

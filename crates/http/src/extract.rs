@@ -29,7 +29,9 @@ where
 {
     web::block(work)
         .await
-        .map_err(|e| ApiError::internal(&e))?
+        // Blocking work fails this way only by panicking, and the panic
+        // hook has logged that once already.
+        .map_err(|_| ApiError::opaque_internal())?
         .map_err(Into::into)
 }
 

@@ -6,6 +6,7 @@ mod admin;
 pub mod errors;
 pub mod extract;
 pub mod openapi;
+mod panics;
 mod routes;
 pub mod state;
 
@@ -58,6 +59,7 @@ pub fn server(
     let mut server =
         HttpServer::new(move || {
             App::new()
+                .wrap(middleware::from_fn(panics::answer_panics))
                 .wrap(middleware::from_fn(refuse_control_characters))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(NormalizePath::trim())

@@ -12,6 +12,7 @@ use libris_store::{DatabaseUrl, DieselStore};
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
+    telemetry::log_panics();
     match &cli.command {
         None | Some(Command::Serve) => {
             let application = Application::build(Config::from_cli(&cli)).await?;

@@ -16,3 +16,14 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
+
+/// Logs a panic as one error event (message and place) instead of the
+/// default multi-line report on stderr, which a JSON log collector would not
+/// parse. The server's own binary only: tests keep the default report.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info.payload_as_str().unwrap_or("(no message)");
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        tracing::error!(message, location, "panic");
+    }));
+}

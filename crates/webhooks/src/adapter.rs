@@ -15,7 +15,7 @@ use crate::headers::validate_custom_headers;
 use crate::outcome::Outcome;
 use crate::sender::{AttemptReport, OutgoingRequest, WebhookSender};
 use crate::signing::{generate_secret, SecretError, SigningKey, MIN_PLAIN_SECRET_CHARS};
-use crate::target::{check_url, is_forbidden_ip, TargetError};
+use crate::target::{check_url, is_refused, TargetError};
 
 impl From<Outcome> for app::Outcome {
     fn from(outcome: Outcome) -> Self {
@@ -90,23 +90,23 @@ impl EndpointPolicy for EndpointRules {
     /// sake, not the only defence against DNS rebinding.
     fn check_target(&self, url: &str) -> Result<(), String> {
         let url = check_url(url).map_err(target_message)?;
-        if self.allow_private {
-            return Ok(());
-        }
         // The port only completes the socket addresses; it has no bearing on
         // which addresses the name resolves to.
-        let addresses = url
-            .socket_addrs(|| None)
-            .map_err(|error| format!("cannot be resolved: {error}"))?;
-        if addresses.is_empty() {
-            return Err("cannot be resolved: the host has no addresses".to_owned());
-        }
+        let addresses = match url.socket_addrs(|| None) {
+            Ok(addresses) if !addresses.is_empty() => addresses,
+            // Where private targets are allowed (a development or internal
+            // setup), a name that does not resolve yet may well resolve by
+            // the time of sending, when the sender checks it anyway.
+            _ if self.allow_private => return Ok(()),
+            Ok(_) => return Err("cannot be resolved: the host has no addresses".to_owned()),
+            Err(error) => return Err(format!("cannot be resolved: {error}")),
+        };
         // Stricter than the sender, which skips forbidden addresses and uses
         // the rest: one private address among public ones is a misconfigured
         // or probing name, and deliveries would depend on which address won.
         if addresses
             .iter()
-            .any(|address| is_forbidden_ip(address.ip()))
+            .any(|address| is_refused(address.ip(), self.allow_private))
         {
             return Err(target_message(TargetError::ResolvesToForbidden));
         }
@@ -149,8 +149,9 @@ fn target_message(error: TargetError) -> String {
         TargetError::NoHost => "must have a host".to_owned(),
         TargetError::Userinfo => "must not contain a user name or password".to_owned(),
         TargetError::ForbiddenAddress | TargetError::ResolvesToForbidden => {
-            "resolves to a private, loopback or link-local address; \
-             set LIBRIS_WEBHOOK_ALLOW_PRIVATE=true to allow it"
+            "resolves to a special-purpose address (private, loopback, reserved, \
+             documentation…); private ones are allowed with \
+             LIBRIS_WEBHOOK_ALLOW_PRIVATE=true"
                 .to_owned()
         }
     }
@@ -215,11 +216,24 @@ mod tests {
         ] {
             let message = STRICT.check_target(url).expect_err(url);
             assert!(
-                message.contains("private, loopback or link-local")
+                message.contains("special-purpose")
                     && message.contains("LIBRIS_WEBHOOK_ALLOW_PRIVATE=true"),
                 "{url}: {message}"
             );
             assert_eq!(LENIENT.check_target(url), Ok(()), "{url}");
+        }
+    }
+
+    #[test]
+    fn ranges_that_are_never_targets_stay_refused_when_private_ones_are_allowed() {
+        for url in [
+            "http://0.0.0.0/",
+            "http://192.0.2.1/hook",
+            "http://240.0.0.1/",
+            "http://[ff02::1]/",
+            "http://[2002:7f00:1::]/",
+        ] {
+            assert!(LENIENT.check_target(url).is_err(), "{url}");
         }
     }
 

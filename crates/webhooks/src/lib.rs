@@ -18,4 +18,4 @@ pub use sender::{
     AttemptReport, BuildError, OutgoingRequest, SenderConfig, WebhookSender, MAX_RESPONSE_BODY,
 };
 pub use signing::{generate_secret, SecretError, SigningKey};
-pub use target::{check_ip_literal, check_url, is_forbidden_ip, GuardedResolver, TargetError};
+pub use target::{check_ip_literal, check_url, is_refused, GuardedResolver, TargetError};

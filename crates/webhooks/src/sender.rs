@@ -148,9 +148,7 @@ impl WebhookSender {
 
     fn checked_url(&self, url: &str) -> Result<reqwest::Url, TargetError> {
         let url = check_url(url)?;
-        if !self.allow_private {
-            check_ip_literal(&url)?;
-        }
+        check_ip_literal(&url, self.allow_private)?;
         Ok(url)
     }
 

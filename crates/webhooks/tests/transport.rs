@@ -133,3 +133,15 @@ async fn a_private_target_is_refused_without_a_request_unless_allowed() {
     assert_eq!(report.status, None);
     assert!(receiver.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_literal_that_is_never_a_target_is_refused_even_with_private_allowed() {
+    for url in ["http://0.0.0.0:9/hook", "http://[ff02::1]:9/hook"] {
+        let report = send(
+            &sender(true),
+            &delivery(url.to_owned(), "a plain test secret"),
+        )
+        .await;
+        assert_eq!(report.outcome, Outcome::Refused, "{url}: {report:?}");
+    }
+}

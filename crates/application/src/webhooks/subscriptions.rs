@@ -145,7 +145,11 @@ fn overlay(given: &WebhookInput, checked: WebhookFields, current: &Webhook) -> W
         url: pick(given.url.is_some(), checked.url, &current.url),
         events: pick(given.events.is_some(), checked.events, &current.events),
         secret: pick(given.secret.is_some(), checked.secret, &current.secret),
-        is_active: pick(given.is_active.is_some(), checked.is_active, &current.is_active),
+        is_active: pick(
+            given.is_active.is_some(),
+            checked.is_active,
+            &current.is_active,
+        ),
         headers: pick(given.headers.is_some(), checked.headers, &current.headers),
         description: pick(
             given.description.is_some(),
