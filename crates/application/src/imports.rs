@@ -16,12 +16,18 @@ use crate::events::{record, EventContext};
 use crate::pagination::{Page, Paged};
 use crate::ports::{BookFields, Clock, Store, StoreError, StoreExt, Tx};
 
-/// One item as the client sent it.
+/// What the client sent for one item or field: the value, or why it could
+/// not be read (missing, or of the wrong JSON type). The adapter carries the
+/// problem here instead of failing at the first one, so that one answer names
+/// every bad field of every item, beside the problems of values found below.
+pub type Sent<T> = Result<T, FieldError>;
+
+/// One item as the client sent it, each field read on its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportItem {
-    pub title: String,
-    pub author_id: i64,
-    pub isbn: Option<String>,
+    pub title: Sent<String>,
+    pub author_id: Sent<i64>,
+    pub isbn: Sent<Option<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,45 +51,60 @@ pub enum ImportError {
 }
 
 /// One item after the checks that need no store; a field that failed them
-/// is `None` (its error is recorded).
+/// (or could not be read) is `None`, its error recorded.
+#[derive(Default)]
 struct ParsedItem {
     title: Option<String>,
-    author_id: i64,
+    author_id: Option<i64>,
     /// Canonical, when given and well-formed.
     isbn: Option<String>,
 }
 
-/// Checks what needs no store: title and ISBN format, ISBNs unique within
-/// the batch. Answers every item parsed, and every problem found.
-fn parse_items(items: &[ImportItem]) -> (Vec<ParsedItem>, ValidationErrors) {
+fn parse_isbn(raw: Option<String>) -> Result<Option<Isbn>, FieldError> {
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(raw) => Isbn::parse(raw).map(Some),
+    }
+}
+
+/// Checks one item's fields each on its own, recording every problem.
+fn parse_item(item: Sent<ImportItem>, errors: &mut ValidationErrors) -> ParsedItem {
+    let Some(item) = errors.check(item) else {
+        return ParsedItem::default();
+    };
+    let title = errors.check(item.title.and_then(|t| BookTitle::parse(&t)));
+    let author_id = errors.check(item.author_id);
+    let isbn = errors.check(item.isbn.and_then(parse_isbn));
+    ParsedItem {
+        title: title.map(BookTitle::into_inner),
+        author_id,
+        isbn: isbn.flatten().map(Isbn::into_inner),
+    }
+}
+
+/// Checks what needs no store: the fields could be read, title and ISBN
+/// format, ISBNs unique within the batch. Answers every item parsed, and
+/// every problem found, in item order.
+fn parse_items(items: Vec<Sent<ImportItem>>) -> (Vec<ParsedItem>, ValidationErrors) {
     let mut errors = ValidationErrors::default();
     let mut first_seen: HashMap<String, usize> = HashMap::new();
     let mut parsed = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        let title = BookTitle::parse(&item.title)
-            .map_err(|e| errors.push(e.at(index)))
-            .ok();
-        let isbn = match item.isbn.as_deref().map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(raw) => Isbn::parse(raw).map(Some),
-        };
-        let isbn = isbn.map_err(|e| errors.push(e.at(index))).ok().flatten();
-        if let Some(isbn) = &isbn {
-            match first_seen.entry(isbn.as_str().to_owned()) {
+    for (index, item) in items.into_iter().enumerate() {
+        let mut problems = ValidationErrors::default();
+        let item = parse_item(item, &mut problems);
+        if let Some(isbn) = &item.isbn {
+            match first_seen.entry(isbn.clone()) {
                 Entry::Occupied(first) => {
                     let message = format!("duplicates the ISBN of item {}", first.get());
-                    errors.push(FieldError::new("isbn", message).at(index));
+                    problems.push(FieldError::new("isbn", message));
                 }
                 Entry::Vacant(slot) => {
                     slot.insert(index);
                 }
             }
         }
-        parsed.push(ParsedItem {
-            title: title.map(BookTitle::into_inner),
-            author_id: item.author_id,
-            isbn: isbn.map(Isbn::into_inner),
-        });
+        errors.0.extend(problems.0.into_iter().map(|e| e.at(index)));
+        parsed.push(item);
     }
     (parsed, errors)
 }
@@ -94,14 +115,14 @@ fn check_against_catalog(
     items: &[ParsedItem],
     errors: &mut ValidationErrors,
 ) -> Result<(), StoreError> {
-    let mut author_ids: Vec<i64> = items.iter().map(|i| i.author_id).collect();
+    let mut author_ids: Vec<i64> = items.iter().filter_map(|i| i.author_id).collect();
     author_ids.sort_unstable();
     author_ids.dedup();
     let existing: HashSet<i64> = tx.existing_authors(&author_ids)?.into_iter().collect();
     let isbns: Vec<String> = items.iter().filter_map(|i| i.isbn.clone()).collect();
     let taken: HashSet<String> = tx.isbns_in_use(&isbns)?.into_iter().collect();
     for (index, item) in items.iter().enumerate() {
-        if !existing.contains(&item.author_id) {
+        if item.author_id.is_some_and(|id| !existing.contains(&id)) {
             errors.push(FieldError::new("author_id", "no author with this id").at(index));
         }
         if item.isbn.as_ref().is_some_and(|isbn| taken.contains(isbn)) {
@@ -118,7 +139,7 @@ fn books(items: Vec<ParsedItem>) -> Vec<BookFields> {
         .filter_map(|item| {
             Some(BookFields {
                 title: item.title?,
-                author_id: item.author_id,
+                author_id: item.author_id?,
                 isbn: item.isbn,
                 available: true,
             })
@@ -126,20 +147,24 @@ fn books(items: Vec<ParsedItem>) -> Vec<BookFields> {
         .collect()
 }
 
+/// An import holds 1 to `limit` items. Adapters check this before reading
+/// the items too, so an oversized batch costs no work per item.
+pub fn check_batch_size(limit: usize, count: usize) -> Result<(), ImportError> {
+    if count == 0 || count > limit {
+        return Err(ImportError::BatchSize { limit, got: count });
+    }
+    Ok(())
+}
+
 pub fn bulk_import(
     store: &dyn Store,
     clock: &dyn Clock,
     admin: &Admin,
     limit: usize,
-    items: Vec<ImportItem>,
+    items: Vec<Sent<ImportItem>>,
 ) -> Result<Imported, ImportError> {
-    if items.is_empty() || items.len() > limit {
-        return Err(ImportError::BatchSize {
-            limit,
-            got: items.len(),
-        });
-    }
-    let (parsed, mut errors) = parse_items(&items);
+    check_batch_size(limit, items.len())?;
+    let (parsed, mut errors) = parse_items(items);
     let user = admin.caller().user_ref();
     let context = EventContext {
         user: Some(user.clone()),
@@ -194,19 +219,23 @@ mod tests {
     use crate::ports::MockTx;
     use crate::testing::{admin, at, book, fixed_clock, recorded, MockStore};
 
-    fn item(title: &str, author_id: i64, isbn: Option<&str>) -> ImportItem {
-        ImportItem {
-            title: title.into(),
-            author_id,
-            isbn: isbn.map(Into::into),
-        }
+    fn item(title: &str, author_id: i64, isbn: Option<&str>) -> Sent<ImportItem> {
+        Ok(ImportItem {
+            title: Ok(title.into()),
+            author_id: Ok(author_id),
+            isbn: Ok(isbn.map(Into::into)),
+        })
+    }
+
+    fn unreadable(field: &str) -> FieldError {
+        FieldError::new(field, "expected something else")
     }
 
     fn admin_caller() -> Admin {
         Admin::check(admin()).unwrap()
     }
 
-    fn import(store: &MockStore, items: Vec<ImportItem>) -> Result<Imported, ImportError> {
+    fn import(store: &MockStore, items: Vec<Sent<ImportItem>>) -> Result<Imported, ImportError> {
         bulk_import(store, &fixed_clock(), &admin_caller(), 10, items)
     }
 
@@ -308,6 +337,50 @@ mod tests {
                 (5, "isbn")
             ]
         );
+        assert_eq!(store.rollbacks(), 1);
+    }
+
+    #[test]
+    fn unreadable_items_and_fields_are_named_with_the_other_problems_in_item_order() {
+        let mut tx = MockTx::new();
+        tx.expect_existing_authors()
+            .withf(|ids| ids == [1, 5])
+            .returning(|_| Ok(vec![1]));
+        tx.expect_isbns_in_use().returning(|_| Ok(vec![]));
+        tx.expect_insert_import().never();
+        tx.expect_insert_books().never();
+        let store = MockStore::new(tx);
+        let items = vec![
+            Err(unreadable("item")),
+            Ok(ImportItem {
+                title: Err(unreadable("title")),
+                author_id: Ok(5),
+                isbn: Ok(Some("12".into())),
+            }),
+            item("Fine", 1, None),
+            Ok(ImportItem {
+                title: Ok(" ".into()),
+                author_id: Err(unreadable("author_id")),
+                isbn: Err(unreadable("isbn")),
+            }),
+        ];
+        let ImportError::Invalid(errors) = import(&store, items).unwrap_err() else {
+            panic!("not a validation error")
+        };
+        let found: Vec<_> = errors
+            .0
+            .iter()
+            .map(|e| (e.index.unwrap(), e.field.as_str(), e.message.as_str()))
+            .collect();
+        let expected = "expected something else";
+        assert_eq!(found[0], (0, "item", expected));
+        assert_eq!(found[1], (1, "title", expected));
+        assert_eq!((found[2].0, found[2].1), (1, "isbn"));
+        assert_eq!(found[3], (1, "author_id", "no author with this id"));
+        assert_eq!((found[4].0, found[4].1), (3, "title"));
+        assert_eq!(found[5], (3, "author_id", expected));
+        assert_eq!(found[6], (3, "isbn", expected));
+        assert_eq!(found.len(), 7);
         assert_eq!(store.rollbacks(), 1);
     }
 

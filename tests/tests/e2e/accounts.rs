@@ -133,3 +133,22 @@ async fn anonymous_is_401_and_a_member_on_an_admin_route_is_403() {
     assert_eq!(users["count"], 2);
     assert_eq!(users["results"][0]["username"], "ann", "newest first");
 }
+
+#[actix_web::test]
+async fn a_password_of_the_wrong_type_is_named_but_never_echoed() {
+    let app = TestApp::spawn().await;
+    let secret = 98765432123_i64;
+    let register = json!({"username": "ann", "email": "ann@example.com", "password": secret});
+    let login = json!({"username": "ann", "password": secret});
+    for (path, body) in [("/api/users/", register), ("/api/auth/token/", login)] {
+        let err = app
+            .call(Method::POST, path, None, Some(body))
+            .await
+            .expect(422);
+        assert_eq!(err["details"][0]["field"], "password", "{path}");
+        assert!(
+            !err.to_string().contains(&secret.to_string()),
+            "{path} echoes the value: {err}"
+        );
+    }
+}

@@ -119,6 +119,39 @@ async fn items_of_the_wrong_shape_are_each_named() {
 }
 
 #[actix_web::test]
+async fn shape_and_value_problems_are_named_together_and_nothing_is_written() {
+    let app = TestApp::spawn().await;
+    let author = app.author("A").await;
+    let batch = json!([
+        {"title": 98765432123_i64, "author_id": author},
+        {"title": "Bad ISBN", "author_id": author, "isbn": "12345"},
+        {"author_id": "hunter2"},
+        {"title": "Fine", "author_id": author},
+    ]);
+    let err = app.bulk_import(batch).await.expect(422);
+    assert_eq!(err["code"], "validation_error");
+    let found: Vec<(i64, &str)> = err["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["index"].as_i64().unwrap(), d["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        found,
+        [(0, "title"), (1, "isbn"), (2, "title"), (2, "author_id")]
+    );
+    let text = err.to_string();
+    assert!(
+        !text.contains("98765432123") && !text.contains("hunter2"),
+        "no value is echoed: {text}"
+    );
+
+    assert_eq!(app.get("/api/books/", None).await.expect(200)["count"], 0);
+    assert_eq!(app.admin_get("/api/imports/").await["count"], 0);
+    assert_eq!(app.get_author(author).await["total_books"], 0);
+}
+
+#[actix_web::test]
 async fn imports_are_bounded_and_admin_only() {
     let app = TestApp::spawn_on(default_database(), &["--import-max-items", "5"]).await;
     let author = app.author("A").await;
