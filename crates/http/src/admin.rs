@@ -14,6 +14,8 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
+use crate::page_headers::page_headers;
+
 /// Only this origin's script, stylesheet and API; no inline code, no plugins
 /// or images, no `<base>` rewriting, no form submission (the script sends the
 /// login form), and no framing (clickjacking).
@@ -29,30 +31,30 @@ const STYLESHEET: &str = include_str!("../static/admin.css");
 /// routing, so `/admin/` arrives as `/admin`; the page links its assets by
 /// absolute path, which resolves the same from either.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/admin",
-        web::get().to(|| async { embedded("text/html; charset=utf-8", PAGE) }),
-    )
-    .route(
-        "/admin/admin.js",
-        web::get().to(|| async { embedded("text/javascript; charset=utf-8", SCRIPT) }),
-    )
-    .route(
-        "/admin/admin.css",
-        web::get().to(|| async { embedded("text/css; charset=utf-8", STYLESHEET) }),
+    cfg.service(
+        web::scope("/admin")
+            .wrap(page_headers(CONTENT_SECURITY_POLICY))
+            .route(
+                "",
+                web::get().to(|| async { embedded("text/html; charset=utf-8", PAGE) }),
+            )
+            .route(
+                "/admin.js",
+                web::get().to(|| async { embedded("text/javascript; charset=utf-8", SCRIPT) }),
+            )
+            .route(
+                "/admin.css",
+                web::get().to(|| async { embedded("text/css; charset=utf-8", STYLESHEET) }),
+            ),
     );
 }
 
-/// An embedded file with the security headers. `no-cache` makes browsers
-/// revalidate, so an upgraded binary's page never runs a stale script.
+/// An embedded file; the scope adds the security headers. `no-cache` makes
+/// browsers revalidate, so an upgraded binary's page never runs a stale
+/// script.
 fn embedded(content_type: &'static str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
-        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
-        // Browsers that predate `frame-ancestors`.
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(body)
 }

@@ -6,6 +6,7 @@ mod admin;
 pub mod errors;
 pub mod extract;
 pub mod openapi;
+mod page_headers;
 mod panics;
 mod routes;
 pub mod state;

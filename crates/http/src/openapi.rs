@@ -20,6 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use uuid::Uuid;
 
 use crate::errors::ApiError;
+use crate::page_headers::page_headers;
 use crate::routes::{
     accounts, audit, authors, books, events, health, imports, inbound, lending, webhooks,
 };
@@ -133,11 +134,51 @@ impl Modify for UniqueOperationIds {
     }
 }
 
+/// What Swagger UI needs, checked against the page and bundle it ships and in
+/// a browser: its own scripts (the page has no inline script: the
+/// initializer is a file of its own), its own stylesheets, `data:` images
+/// (the stylesheet's icons), the document and "Try it out" calls to this
+/// origin, and our `<base>` (see [`swagger_index`]). Its forms are handled by
+/// script, never submitted; framing stays refused (clickjacking). Everything
+/// else, such as the online validator's badge from another origin, is
+/// refused.
+///
+/// One inline `<style>` is admitted by its hash: the top bar's logo, an SVG
+/// whose colours the standalone preset writes in a `<style>` element. A
+/// hash admits that exact text and nothing else, where `'unsafe-inline'`
+/// would admit any style injected into the page. Swagger UI's other styling
+/// from script sets properties through the DOM, which CSP does not restrict.
+/// The e2e suite recomputes the hash from the served preset.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; \
+    img-src 'self' data:; connect-src 'self'; base-uri 'self'; form-action 'none'; \
+    frame-ancestors 'none'";
+
 /// Serves the document and Swagger UI. Registered before the `/api` scope,
 /// which would otherwise claim `/api/openapi.json`.
+///
+/// Swagger UI lives in a scope so that the page headers cover every
+/// response under `/docs`, its assets included. The document is served
+/// here rather than by `SwaggerUi`, which would register it inside the
+/// scope, under `/docs`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/docs", web::get().to(swagger_index))
-        .service(SwaggerUi::new("/docs/{_:.*}").url(DOCUMENT_PATH, ApiDoc::openapi()));
+    cfg.service(
+        web::resource(DOCUMENT_PATH)
+            .app_data(web::Data::new(ApiDoc::openapi()))
+            .get(document),
+    )
+    .service(
+        web::scope("/docs")
+            .wrap(page_headers(CONTENT_SECURITY_POLICY))
+            .route("", web::get().to(swagger_index))
+            .service(
+                SwaggerUi::new("/{_:.*}").config(utoipa_swagger_ui::Config::new([DOCUMENT_PATH])),
+            ),
+    );
+}
+
+async fn document(document: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+    HttpResponse::Ok().json(document.as_ref())
 }
 
 /// Swagger UI's index page with `<base href="/docs/">`. The app trims a

@@ -299,15 +299,40 @@ fn filtered(filter: &BookFilter) -> BookQuery<'_> {
         query = query.filter(books::available.eq(available));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = format!("%{}%", q.to_lowercase());
+        // Case-insensitive through `lower` on both sides rather than ILIKE,
+        // which SQLite lacks: one expression serves both backends.
+        let pattern = containing(&q.to_lowercase());
         query = query.filter(
             lower(books::title)
                 .like(pattern.clone())
-                .or(lower(authors::name).like(pattern.clone()))
-                .or(books::isbn.like(pattern)),
+                .escape(LIKE_ESCAPE)
+                .or(lower(authors::name)
+                    .like(pattern.clone())
+                    .escape(LIKE_ESCAPE))
+                .or(books::isbn.like(pattern).escape(LIKE_ESCAPE)),
         );
     }
     query
+}
+
+/// Named in `ESCAPE` explicitly: PostgreSQL escapes with a backslash by
+/// default, SQLite has no escape character unless told one.
+const LIKE_ESCAPE: char = '\\';
+
+/// A LIKE pattern matching any text that contains `text` as it is written:
+/// someone searching for "100%" or "a_b" means those characters, not
+/// wildcards (a lone `%` would match every book).
+fn containing(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, LIKE_ESCAPE | '%' | '_') {
+            pattern.push(LIKE_ESCAPE);
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 pub(crate) fn list_books(
@@ -434,4 +459,17 @@ pub(crate) fn insert_books(
             updated_at: at,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::containing;
+
+    #[test]
+    fn search_text_is_escaped_into_a_literal_pattern() {
+        assert_eq!(containing("dune"), "%dune%");
+        assert_eq!(containing("100%"), "%100\\%%");
+        assert_eq!(containing("a_b"), "%a\\_b%");
+        assert_eq!(containing("c:\\temp"), "%c:\\\\temp%");
+    }
 }

@@ -243,3 +243,39 @@ async fn custom_events_are_recorded_and_built_in_names_refused() {
         .expect(422);
     assert_eq!(err["details"][0]["field"], "event");
 }
+
+#[actix_web::test]
+async fn a_search_for_like_wildcards_matches_them_literally() {
+    let app = TestApp::spawn().await;
+    let author = app.author("Anon").await;
+    for title in [
+        "100% Cotton",
+        "1000 Cottons",
+        "a_b",
+        "axb",
+        "back\\slash",
+        "backslash",
+    ] {
+        app.book(title, author).await;
+    }
+    let titles = |body: serde_json::Value| -> Vec<String> {
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|book| book["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // The query strings are percent-encoded: `%25` is `%`, `%5C` is `\`.
+    for (query, found) in [
+        ("100%25", "100% Cotton"),
+        ("a_b", "a_b"),
+        ("k%5Cs", "back\\slash"),
+    ] {
+        let body = app
+            .get(&format!("/api/books/?q={query}"), None)
+            .await
+            .expect(200);
+        assert_eq!(titles(body), [found], "q={query}");
+    }
+}
