@@ -107,6 +107,7 @@ pub fn issue_token(
     }
     let credentials = store.read_tx(|tx| tx.credentials(username))?;
     let Some((user, hash)) = credentials else {
+        hasher.verify_against_nothing(password);
         return Err(LoginError::InvalidCredentials);
     };
     if !hasher.verify(password, &hash) {
@@ -213,6 +214,7 @@ mod tests {
         hasher
             .expect_verify()
             .returning(|password, hash| password == "correct horse" && hash == "argon2-hash");
+        hasher.expect_verify_against_nothing().return_const(());
         hasher
     }
 
@@ -338,6 +340,22 @@ mod tests {
                 .unwrap_err();
             assert!(matches!(err, LoginError::InvalidCredentials), "{name}");
         }
+    }
+
+    #[test]
+    fn a_login_for_an_unknown_user_still_spends_a_verification() {
+        let mut tx = MockTx::new();
+        tx.expect_credentials().returning(|_| Ok(None));
+        let store = MockStore::new(tx);
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().never();
+        hasher
+            .expect_verify_against_nothing()
+            .with(eq("a guess"))
+            .times(1)
+            .return_const(());
+        let err = issue_token(&store, &fixed_clock(), &hasher, &tokens(), "bob", "a guess");
+        assert!(matches!(err, Err(LoginError::InvalidCredentials)));
     }
 
     #[test]

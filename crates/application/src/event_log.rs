@@ -26,7 +26,13 @@ pub enum CustomEventError {
     Store(#[from] StoreError),
 }
 
-/// Records an admin's custom event; its `data` must be a JSON object.
+/// The most a custom event's `data` may hold, as JSON text. Events are kept
+/// for good, sent to every matching subscriber and read back in pages: a
+/// payload is a notification, not a document store.
+pub const MAX_DATA_BYTES: usize = 64 * 1024;
+
+/// Records an admin's custom event; its `data` must be a JSON object of at
+/// most [`MAX_DATA_BYTES`].
 pub fn publish_custom_event(
     store: &dyn Store,
     clock: &dyn Clock,
@@ -36,6 +42,13 @@ pub fn publish_custom_event(
 ) -> Result<RecordedEvent, CustomEventError> {
     if !data.is_object() {
         return Err(ValidationErrors::single("data", "must be a JSON object").into());
+    }
+    if data.to_string().len() > MAX_DATA_BYTES {
+        return Err(ValidationErrors::single(
+            "data",
+            format!("must be at most {MAX_DATA_BYTES} bytes as JSON"),
+        )
+        .into());
     }
     let context = EventContext {
         user: Some(admin.caller().user_ref()),
@@ -65,6 +78,25 @@ mod tests {
         let name = CustomEventName::parse("member.greeted").unwrap();
         let admin = Admin::check(admin()).unwrap();
         publish_custom_event(&store, &fixed_clock(), &admin, name, json!({"who": "ann"})).unwrap();
+    }
+
+    #[test]
+    fn custom_data_has_a_size_limit() {
+        let store = MockStore::new(MockTx::new());
+        let name = CustomEventName::parse("member.greeted").unwrap();
+        let admin = Admin::check(admin()).unwrap();
+        // `{"note":"…"}` is 11 bytes around the text.
+        let at_limit = json!({"note": "x".repeat(MAX_DATA_BYTES - 11)});
+        let over = json!({"note": "x".repeat(MAX_DATA_BYTES - 10)});
+        let err =
+            publish_custom_event(&store, &fixed_clock(), &admin, name.clone(), over).unwrap_err();
+        assert!(matches!(err, CustomEventError::Invalid(e) if e.0[0].field == "data"));
+        let mut tx = MockTx::new();
+        tx.expect_append_event()
+            .times(1)
+            .returning(|e| Ok(recorded(&e.name)));
+        let store = MockStore::new(tx);
+        publish_custom_event(&store, &fixed_clock(), &admin, name, at_limit).unwrap();
     }
 
     #[test]

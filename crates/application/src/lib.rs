@@ -11,6 +11,7 @@ pub mod event_log;
 pub mod events;
 pub mod imports;
 pub mod lending;
+pub mod login_throttle;
 pub mod pagination;
 pub mod ports;
 pub mod webhooks;

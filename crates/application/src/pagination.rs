@@ -11,6 +11,13 @@ pub struct Page {
 impl Page {
     pub const DEFAULT_LIMIT: i64 = 50;
     pub const MAX_LIMIT: i64 = 500;
+    /// The most payload (event `data`) one page of events carries, in bytes
+    /// of JSON text: a page stops early, after at least one item, rather
+    /// than pass it. Custom events may hold up to 64 KiB each, so 500 of them
+    /// would be 32 MiB of text, several times that once parsed, for each
+    /// request reading them at once; 4 MiB keeps a page's memory small and
+    /// never touches a page of ordinary events.
+    pub const DATA_BUDGET: i64 = 4 * 1024 * 1024;
 
     /// Clamps what a client asked for into the allowed range.
     pub fn new(limit: Option<i64>, offset: Option<i64>) -> Self {

@@ -72,6 +72,10 @@ pub trait Clock: Send + Sync {
 pub trait PasswordHasher: Send + Sync {
     fn hash(&self, password: &Password) -> Result<String, StoreError>;
     fn verify(&self, password: &str, hash: &str) -> bool;
+    /// Takes as long as `verify` against a real hash and checks nothing: a
+    /// login for an unknown user must not answer faster than one for a
+    /// known user, or timing would tell which names exist.
+    fn verify_against_nothing(&self, password: &str);
 }
 
 /// Bearer tokens: random, long, and stored only as a one-way digest.
@@ -451,6 +455,8 @@ pub trait Tx {
 
     // Outbox.
     fn append_event(&mut self, event: &NewEvent) -> Result<RecordedEvent, StoreError>;
+    /// Newest first; a page stops early once its `data` passes
+    /// [`Page::DATA_BUDGET`] (it always holds at least one event).
     fn list_events(
         &mut self,
         name: Option<String>,

@@ -1,6 +1,8 @@
 //! Credentials adapters: argon2 password hashing and random bearer tokens
 //! stored as SHA-256 digests.
 
+use std::sync::LazyLock;
+
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -39,7 +41,23 @@ impl PasswordHasher for Argon2Hasher {
             })
             .unwrap_or(false)
     }
+
+    fn verify_against_nothing(&self, password: &str) {
+        self.verify(password, &NOBODYS_HASH);
+    }
 }
+
+/// A hash, with today's parameters, of a password nobody knows, made once:
+/// verifying against it costs what verifying a real user's password costs.
+static NOBODYS_HASH: LazyLock<String> = LazyLock::new(|| {
+    let mut unknowable = [0u8; 32];
+    OsRng.fill_bytes(&mut unknowable);
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(&unknowable, &salt)
+        .map(|hash| hash.to_string())
+        .unwrap_or_default()
+});
 
 /// Tokens are 32 random bytes, URL-safe base64; they are stored as the hex
 /// SHA-256 of the token. Since the token is long and random, a fast digest is
@@ -71,6 +89,19 @@ mod tests {
         assert!(Argon2Hasher.verify("correct horse", &hash));
         assert!(!Argon2Hasher.verify("wrong horse", &hash));
         assert!(!Argon2Hasher.verify("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn the_stand_in_hash_costs_what_a_real_one_costs() {
+        // The work is set by the hash's parameters (memory, passes, lanes),
+        // so equal parameters mean equal cost, without a timed test.
+        let real = Argon2Hasher
+            .hash(&Password::parse("correct horse").unwrap())
+            .unwrap();
+        let parameters = |hash: &str| hash.split('$').nth(3).map(str::to_owned);
+        assert_eq!(parameters(&NOBODYS_HASH), parameters(&real));
+        assert!(parameters(&real).is_some_and(|p| p.starts_with("m=7168")));
+        assert!(!Argon2Hasher.verify("", &NOBODYS_HASH));
     }
 
     #[test]

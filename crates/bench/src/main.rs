@@ -2,6 +2,7 @@
 //! measurements, not pass/fail tests; compare them with the budgets in the
 //! issues.
 
+mod abuse;
 mod import;
 mod receiver;
 mod server;
@@ -17,11 +18,14 @@ async fn main() {
     if selected("import") {
         import::run().await;
     }
+    if selected("abuse") {
+        abuse::run().await;
+    }
     webhooks::run().await;
 }
 
 /// Whether a scenario runs: all by default, or those named in `LIBRIS_BENCH`
-/// (comma-separated: import, throughput, latency, fanout, isolation).
+/// (comma-separated: import, abuse, throughput, latency, fanout, isolation).
 fn selected(scenario: &str) -> bool {
     std::env::var("LIBRIS_BENCH").map_or(true, |only| only.split(',').any(|s| s.trim() == scenario))
 }

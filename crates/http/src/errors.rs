@@ -15,6 +15,7 @@ use libris_application::books::BookError;
 use libris_application::event_log::CustomEventError;
 use libris_application::imports::ImportError;
 use libris_application::lending::LendingError;
+use libris_application::login_throttle::Throttled;
 use libris_application::webhooks::delivery::RedeliverError;
 use libris_application::webhooks::inbound::ReceiveError;
 use libris_application::webhooks::subscriptions::WebhookError;
@@ -37,6 +38,8 @@ pub struct ApiError {
     details: Vec<FieldError>,
     /// Answer with `WWW-Authenticate: Bearer`: the 401 is about a token.
     bearer_challenge: bool,
+    /// Answer with `Retry-After`, in seconds.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -47,6 +50,7 @@ impl ApiError {
             message: message.into(),
             details: Vec::new(),
             bearer_challenge: false,
+            retry_after: None,
         }
     }
 
@@ -139,6 +143,9 @@ impl ResponseError for ApiError {
         if self.bearer_challenge {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds));
+        }
         response.json(Body {
             code: self.code,
             message: &self.message,
@@ -191,6 +198,19 @@ impl From<LoginError> for ApiError {
                 "unknown username or wrong password",
             ),
             LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<Throttled> for ApiError {
+    fn from(error: Throttled) -> Self {
+        Self {
+            retry_after: Some(error.retry_after.as_secs()),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                error.to_string(),
+            )
         }
     }
 }

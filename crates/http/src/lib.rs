@@ -3,11 +3,13 @@
 //! OpenAPI document with Swagger UI, and the admin console's page.
 
 mod admin;
+pub mod client;
 pub mod errors;
 pub mod extract;
 pub mod openapi;
 mod page_headers;
 mod panics;
+mod request_span;
 mod routes;
 pub mod state;
 
@@ -22,6 +24,7 @@ use actix_web::middleware::{self, ErrorHandlerResponse, ErrorHandlers, Next, Nor
 use actix_web::{web, App, HttpResponse, HttpServer, ResponseError};
 use tracing_actix_web::TracingLogger;
 
+use client::TrustedProxies;
 pub use errors::ApiError;
 pub use state::AppState;
 
@@ -36,6 +39,8 @@ pub struct HttpSettings {
     /// Blocking threads per worker for store work: more than the pool has
     /// connections would only wait, and each thread costs memory.
     pub blocking_threads: usize,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for HttpSettings {
@@ -44,6 +49,7 @@ impl Default for HttpSettings {
             max_body_bytes: 16 * 1024 * 1024,
             workers: None,
             blocking_threads: 8,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -56,6 +62,7 @@ pub fn server(
     settings: HttpSettings,
 ) -> std::io::Result<Server> {
     let state = web::Data::new(state);
+    let proxies = web::Data::new(settings.trusted_proxies);
     let max_body = settings.max_body_bytes;
     let mut server =
         HttpServer::new(move || {
@@ -64,8 +71,9 @@ pub fn server(
                 .wrap(middleware::from_fn(refuse_control_characters))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(NormalizePath::trim())
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<request_span::RequestSpan>::new())
                 .app_data(state.clone())
+                .app_data(proxies.clone())
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
                     ApiError::bad_request(format!("invalid query: {e}")).into()

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use libris_application::lending::LoanPolicy;
+use libris_application::login_throttle::LoginThrottle;
 use libris_application::webhooks::{
     DeliverySettings, EndpointPolicy, InboundVerifier, Randomness, WebhookTransport,
 };
@@ -12,6 +13,11 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub hasher: Arc<dyn PasswordHasher>,
+    /// Password hashes computed at once (logins, registrations). Each takes
+    /// tens of milliseconds of a core; bounding them keeps a burst of logins
+    /// from taking every core and blocking thread the other requests need.
+    pub password_work: tokio::sync::Semaphore,
+    pub logins: LoginThrottle,
     pub tokens: Arc<dyn TokenCodec>,
     pub loans: LoanPolicy,
     /// Most items one bulk import may hold.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use libris_domain::webhooks::DeliveryStatus;
+use libris_http::client::TrustedProxies;
 use libris_store::{Backend, DatabaseUrl};
 use libris_webhooks::SigningKey;
 
@@ -126,6 +127,15 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "LIBRIS_HTTP_WORKERS")]
     pub http_workers: Option<usize>,
 
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` are believed, as
+    /// addresses or networks: `10.0.0.0/8,::1`. Default: none.
+    #[arg(long, global = true, env = "LIBRIS_TRUSTED_PROXIES", default_value = "", value_parser = TrustedProxies::parse)]
+    pub trusted_proxies: TrustedProxies,
+
+    /// Password hashes computed at once (default: half the cores, at least 1).
+    #[arg(long, global = true, env = "LIBRIS_PASSWORD_WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub password_workers: Option<u32>,
+
     /// Admin created at start unless a user of that name exists.
     #[arg(long, global = true, env = "LIBRIS_ADMIN_USERNAME")]
     pub admin_username: Option<String>,
@@ -161,11 +171,11 @@ pub struct WebhookArgs {
     pub webhook_retry_schedule: Option<Schedule>,
 
     /// Request timeout per attempt.
-    #[arg(long, global = true, env = "LIBRIS_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "LIBRIS_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_nonzero_duration)]
     pub webhook_timeout: Duration,
 
     /// How long a claimed delivery stays claimed (default: timeout + 5s).
-    #[arg(long, global = true, env = "LIBRIS_WEBHOOK_LEASE", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "LIBRIS_WEBHOOK_LEASE", value_parser = parse_nonzero_duration)]
     pub webhook_lease: Option<Duration>,
 
     /// An endpoint whose attempts have all failed for this long is disabled.
@@ -199,7 +209,7 @@ pub struct WebhookArgs {
     pub webhook_endpoint_concurrency: usize,
 
     /// How often workers look for due work when nothing woke them.
-    #[arg(long, global = true, env = "LIBRIS_WEBHOOK_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "LIBRIS_WEBHOOK_POLL_INTERVAL", default_value = "1s", value_parser = parse_nonzero_duration)]
     pub webhook_poll_interval: Duration,
 }
 
@@ -207,7 +217,14 @@ pub struct WebhookArgs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule(pub Vec<Duration>);
 
-/// `500ms`, `10s`, `5m`, `2h`, `5d`.
+/// The longest duration any setting takes. Every one of them is added to a
+/// point in time somewhere (a lease's end, a retry's due time), and
+/// `chrono` refuses sums beyond about 292,000 years: a cap far below that,
+/// far above any sensible setting, turns an absurd value into a
+/// configuration error rather than a panic at the first delivery.
+const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// `500ms`, `10s`, `5m`, `2h`, `5d`; at most ten years.
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
@@ -215,15 +232,28 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     let number: u64 = number
         .parse()
         .map_err(|_| format!("`{raw}` is not a duration like 500ms, 10s, 5m, 2h or 5d"))?;
-    let seconds = match unit {
-        "ms" => return Ok(Duration::from_millis(number)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
+    let unit = match unit {
+        "ms" => Duration::from_millis(1),
+        "s" => Duration::from_secs(1),
+        "m" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        "d" => Duration::from_secs(86_400),
         _ => return Err(format!("`{raw}` has no unit: use ms, s, m, h or d")),
     };
-    Ok(Duration::from_secs(number.saturating_mul(seconds)))
+    u32::try_from(number)
+        .ok()
+        .and_then(|n| unit.checked_mul(n))
+        .filter(|duration| *duration <= MAX_DURATION)
+        .ok_or_else(|| format!("`{raw}` is longer than the ten years a setting may last"))
+}
+
+/// A duration that must not be zero: a zero timeout fails every attempt and
+/// a zero poll interval spins.
+pub fn parse_nonzero_duration(raw: &str) -> Result<Duration, String> {
+    match parse_duration(raw)? {
+        Duration::ZERO => Err(format!("`{raw}` must be longer than zero")),
+        duration => Ok(duration),
+    }
 }
 
 /// A bad secret stops the start, rather than every inbound request failing.
@@ -329,6 +359,27 @@ mod tests {
         assert_eq!(schedule.0, [1, 2, 4].map(Duration::from_secs));
         let err = Cli::try_parse_from(["libris", "--webhook-timeout", "soon"]).unwrap_err();
         assert!(err.to_string().contains("--webhook-timeout"), "{err}");
+    }
+
+    #[test]
+    fn absurd_durations_are_configuration_errors() {
+        for absurd in [
+            "99999999999999999999s",
+            "18446744073709551615d",
+            "3651d",
+            "0s",
+        ] {
+            let err = Cli::try_parse_from(["libris", "--webhook-timeout", absurd]).unwrap_err();
+            assert!(
+                err.to_string().contains("--webhook-timeout"),
+                "{absurd}: {err}"
+            );
+        }
+        assert_eq!(parse_duration("3650d"), Ok(MAX_DURATION));
+        assert!(
+            parse_duration("0s").is_ok(),
+            "zero is fine where it means none"
+        );
     }
 
     #[test]

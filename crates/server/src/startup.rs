@@ -8,6 +8,7 @@ use actix_web::dev::Server;
 use anyhow::Context;
 use libris_application::accounts::{self, Registration};
 use libris_application::lending::LoanPolicy;
+use libris_application::login_throttle::{LoginThrottle, ThrottleRules};
 use libris_application::webhooks::{
     DeliverySettings, InboundVerifier, RetryPolicy, WebhookTransport,
 };
@@ -19,6 +20,7 @@ use libris_http::{AppState, HttpSettings};
 use libris_store::{DatabaseUrl, DieselStore};
 use libris_webhooks::{EndpointRules, SenderConfig, ThreadRandom, WebhookSender};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 use crate::clock::SystemClock;
 use crate::config::{AdminAccount, Config, WebhookArgs};
@@ -56,6 +58,8 @@ impl Application {
             store,
             clock: Arc::new(SystemClock),
             hasher: Arc::new(Argon2Hasher),
+            password_work: Semaphore::new(password_workers(config.serve.password_workers)),
+            logins: LoginThrottle::new(ThrottleRules::default()),
             tokens: Arc::new(RandomTokens),
             loans: LoanPolicy {
                 loan_period: chrono::Duration::days(i64::from(config.serve.loan_days)),
@@ -77,6 +81,7 @@ impl Application {
             max_body_bytes: config.serve.max_body_bytes,
             workers: config.serve.http_workers,
             blocking_threads: config.db_pool_size as usize,
+            trusted_proxies: config.serve.trusted_proxies.clone(),
         };
         let server = libris_http::server(listener, state, settings)?;
         let base = format!("http://{}:{port}", config.serve.host);
@@ -229,4 +234,13 @@ pub fn create_admin(store: &DieselStore, admin: AdminAccount) -> anyhow::Result<
         &Argon2Hasher,
         registration,
     )?)
+}
+
+/// Half the cores, at least one: argon2 keeps a core busy for tens of
+/// milliseconds per hash, and the other half stays free for everything else.
+fn password_workers(configured: Option<u32>) -> usize {
+    configured.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1)),
+        |n| n as usize,
+    )
 }

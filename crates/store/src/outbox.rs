@@ -13,6 +13,13 @@ use crate::error::{unreadable, IntoStore};
 use crate::schema::events;
 use crate::time::{naive, utc};
 
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// Characters of a text, on both backends: near enough to its bytes for
+    /// a budget.
+    fn length(x: diesel::sql_types::Text) -> diesel::sql_types::Integer;
+}
+
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub(crate) struct EventRow {
@@ -81,10 +88,18 @@ pub(crate) fn list_events(
     page: Page,
 ) -> Result<Paged<RecordedEvent>, StoreError> {
     let count = filtered(name).count().get_result(conn).store()?;
+    // Sizes first, so that only what fits the budget is ever loaded.
+    let sizes: Vec<i32> = filtered(name)
+        .select(length(events::data))
+        .order(events::seq.desc())
+        .limit(page.limit)
+        .offset(page.offset)
+        .load(conn)
+        .store()?;
     let rows: Vec<EventRow> = filtered(name)
         .select(EventRow::as_select())
         .order(events::seq.desc())
-        .limit(page.limit)
+        .limit(within_budget(&sizes, Page::DATA_BUDGET))
         .offset(page.offset)
         .load(conn)
         .store()?;
@@ -95,6 +110,20 @@ pub(crate) fn list_events(
             .map(RecordedEvent::try_from)
             .collect::<Result<_, _>>()?,
     })
+}
+
+/// How many of the leading items fit `budget` bytes together; at least one,
+/// so a page always moves the reader forward.
+fn within_budget(sizes: &[i32], budget: i64) -> i64 {
+    let mut total = 0i64;
+    let fitting = sizes
+        .iter()
+        .take_while(|size| {
+            total += i64::from(**size);
+            total <= budget
+        })
+        .count();
+    i64::try_from(fitting.max(1)).unwrap_or(i64::MAX)
 }
 
 pub(crate) fn to_events(rows: Vec<EventRow>) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -147,4 +176,21 @@ pub(crate) fn events_by_ids(
         .load(conn)
         .store()?;
     to_events(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_budget;
+
+    #[test]
+    fn a_page_takes_what_fits_its_budget_and_never_nothing() {
+        assert_eq!(within_budget(&[10, 10, 10], 100), 3);
+        assert_eq!(within_budget(&[40, 40, 40], 100), 2);
+        assert_eq!(
+            within_budget(&[500, 1], 100),
+            1,
+            "one oversized item still pages"
+        );
+        assert_eq!(within_budget(&[], 100), 1);
+    }
 }

@@ -1,10 +1,12 @@
 //! End-to-end tests, one binary: the real server on a random port, a fresh
 //! database each, requests over real HTTP.
 
+mod abuse;
 mod accounts;
 mod admin;
 mod catalog;
 mod errors;
+mod hostile_bodies;
 mod imports;
 mod inbound;
 mod lending;

@@ -252,3 +252,58 @@ async fn a_webhook_delete_racing_fan_out_and_attempts_leaves_nothing_behind() {
     witness.wait_for(ROUNDS, Duration::from_secs(10)).await;
     assert_eq!(count(&app, "/api/webhooks/").await, 1);
 }
+
+#[actix_web::test]
+async fn concurrent_claims_on_one_unique_thing_give_exactly_one_winner() {
+    let app = TestApp::spawn().await;
+    let author = app.author("A").await;
+    let (ann, bob) = (app.member("ann").await, app.member("bob").await);
+    for round in 0..ROUNDS {
+        let name = format!("twin{round}");
+        let registers = join(
+            app.register(&name, "twin-password"),
+            app.register(&name, "twin-password"),
+        )
+        .await;
+        let mut outcome = [registers.0.status.as_u16(), registers.1.status.as_u16()];
+        outcome.sort_unstable();
+        assert_eq!(outcome, [201, 409], "round {round}: registrations");
+
+        let isbn = format!("{:013}", 9_780_000_000_000u64 + round as u64);
+        let creates = join(
+            app.post_book(json!({"title": "One", "author": author, "isbn": isbn})),
+            app.post_book(json!({"title": "Two", "author": author, "isbn": isbn})),
+        )
+        .await;
+        let mut outcome = [creates.0.status.as_u16(), creates.1.status.as_u16()];
+        outcome.sort_unstable();
+        assert_eq!(outcome, [201, 422], "round {round}: the same ISBN twice");
+
+        let book = app.book(&format!("Shared {round}"), author).await;
+        let borrows = join(app.borrow(book, &ann), app.borrow(book, &bob)).await;
+        let mut outcome = [borrows.0.status.as_u16(), borrows.1.status.as_u16()];
+        outcome.sort_unstable();
+        assert_eq!(outcome, [200, 409], "round {round}: two borrowers");
+    }
+    let rounds = ROUNDS as i64;
+    // The bootstrap admin, ann, bob, and one of each pair of twins.
+    assert_eq!(count(&app, "/api/users/").await, 3 + rounds);
+    assert_eq!(
+        count(&app, "/api/events/?event=user.created").await,
+        3 + rounds
+    );
+    assert_eq!(
+        count(&app, "/api/events/?event=book.created").await,
+        2 * rounds
+    );
+    assert_eq!(
+        count(&app, "/api/events/?event=book.borrowed").await,
+        rounds
+    );
+    assert_eq!(count(&app, "/api/loans/?open=true").await, rounds);
+    let stats = app.get_author(author).await;
+    assert_eq!(
+        (&stats["total_books"], &stats["available_books"]),
+        (&json!(2 * rounds), &json!(rounds))
+    );
+}

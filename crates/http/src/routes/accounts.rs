@@ -1,14 +1,15 @@
 //! `/api/users/`, `/api/users/me/`, `/api/auth/token/`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use libris_application::accounts::{self, ProfileUpdate, Registration};
+use libris_application::accounts::{self, LoginError, ProfileUpdate, Registration};
 use libris_domain::accounts::Account;
 use libris_domain::values::{parse_bio, Email, Password, Phone, Username};
 use libris_domain::ValidationErrors;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::client::TrustedProxies;
 use crate::errors::ApiError;
 use crate::extract::{blocking, AdminCaller, Authenticated, BearerToken, JsonBody, Pagination};
 use crate::openapi::{ErrorBody, Listed, PageParams};
@@ -107,18 +108,40 @@ async fn register(
     JsonBody(body): JsonBody<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
     let registration = body.parse()?;
-    let account = blocking(move || {
-        accounts::register(
-            &*state.store,
-            &*state.clock,
-            &*state.hasher,
-            registration,
-            false,
-        )
+    let account = with_password_work(&state, {
+        let state = state.clone();
+        move || {
+            accounts::register(
+                &*state.store,
+                &*state.clock,
+                &*state.hasher,
+                registration,
+                false,
+            )
+        }
     })
     .await?;
     tracing::info!(user_id = account.user.id, "user registered");
     Ok(HttpResponse::Created().json(UserResponse::from(account)))
+}
+
+/// Runs work that hashes a password once one of the few slots for it is
+/// free. Waiting happens here, on the async side, holding no blocking thread.
+async fn with_password_work<T, E>(
+    state: &AppState,
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    // The semaphore is never closed, so acquiring fails only in theory.
+    let _slot = state
+        .password_work
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    blocking(work).await
 }
 
 /// Lists users with their profiles (admin).
@@ -237,23 +260,50 @@ struct TokenResponse {
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Unknown username or wrong password", body = ErrorBody),
         (status = 422, description = "A field is missing or mistyped", body = ErrorBody),
+        (status = 429, description = "Too many failed logins from this address (for this account or \
+            in all): wait the `Retry-After` seconds. It slows guessing down and never locks an \
+            account: other addresses are not affected.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 async fn issue_token(
+    request: HttpRequest,
     state: web::Data<AppState>,
     JsonBody(body): JsonBody<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (token, account) = blocking(move || {
-        accounts::issue_token(
-            &*state.store,
-            &*state.clock,
-            &*state.hasher,
-            &*state.tokens,
-            &body.username,
-            &body.password,
-        )
+    let source = TrustedProxies::client_of(&request);
+    if let Some(source) = source {
+        state
+            .logins
+            .admit(source, &body.username, state.clock.now())?;
+    }
+    let outcome = with_password_work(&state, {
+        let state = state.clone();
+        let username = body.username.clone();
+        move || {
+            Ok::<_, ApiError>(accounts::issue_token(
+                &*state.store,
+                &*state.clock,
+                &*state.hasher,
+                &*state.tokens,
+                &username,
+                &body.password,
+            ))
+        }
     })
     .await?;
+    if let Some(source) = source {
+        match &outcome {
+            Ok(_) => state.logins.record_success(source, &body.username),
+            Err(LoginError::InvalidCredentials) => {
+                state
+                    .logins
+                    .record_failure(source, &body.username, state.clock.now());
+            }
+            Err(LoginError::Store(_)) => {}
+        }
+    }
+    let (token, account) = outcome?;
     tracing::info!(user_id = account.user.id, "token issued");
     Ok(HttpResponse::Ok().json(TokenResponse {
         token,

@@ -14,6 +14,9 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/events")
+            // A body can hold no more data than an event may, plus room for
+            // the name: a larger one is refused (413) before it is parsed.
+            .app_data(web::PayloadConfig::new(event_log::MAX_DATA_BYTES + 4096))
             .route(web::get().to(list))
             .route(web::post().to(publish)),
     );
@@ -35,7 +38,9 @@ struct EventQuery {
     params(EventQuery, PageParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of events", body = Listed<Event>),
+        (status = 200, description = "A page of events. A page stops early, after at least \
+            one event, once the events' `data` reach 4 MiB: page on with `offset` plus the \
+            number of results.", body = Listed<Event>),
         (status = 400, description = "Invalid query", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -79,7 +84,9 @@ fn empty_object() -> serde_json::Value {
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 422, description = "Invalid or reserved name", body = ErrorBody),
+        (status = 413, description = "The body is over 68 KiB", body = ErrorBody),
+        (status = 422, description = "Invalid or reserved name, or `data` not an object of at \
+            most 64 KiB as JSON", body = ErrorBody),
     )
 )]
 async fn publish(
