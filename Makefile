@@ -6,9 +6,11 @@ PG_PORT ?= 5432
 
 .PHONY: run test bench lint fmt postgres-status
 
-## Build and start the service on ./libris.db with a local admin (admin / libris-admin).
+## Build and start the service (./libris.db unless DATABASE_URL says otherwise) with a local admin.
 run:
-	@echo "Libris on embedded SQLite (./libris.db); admin: $${LIBRIS_ADMIN_USERNAME:-admin} / $${LIBRIS_ADMIN_PASSWORD:-libris-admin}"
+	@if [ -n "$$DATABASE_URL" ]; then where="the database DATABASE_URL names"; \
+	else where="embedded SQLite (./libris.db)"; fi; \
+	echo "Libris on $$where; admin: $${LIBRIS_ADMIN_USERNAME:-admin} / $${LIBRIS_ADMIN_PASSWORD:-libris-admin}"
 	LIBRIS_ADMIN_USERNAME=$${LIBRIS_ADMIN_USERNAME:-admin} \
 	LIBRIS_ADMIN_PASSWORD=$${LIBRIS_ADMIN_PASSWORD:-libris-admin} \
 	$(CARGO) run --release --bin libris -- serve

@@ -160,3 +160,19 @@ pub fn webhook(
         disabled_reason: None,
     }
 }
+
+/// Delivery 5 of event 1 to webhook 7, pending, due at [`at`]`(0)`.
+pub fn delivery(attempts: i64) -> libris_domain::webhooks::Delivery {
+    libris_domain::webhooks::Delivery {
+        id: 5,
+        webhook_id: Uuid::from_u128(7),
+        event_id: Uuid::from_u128(1),
+        event: "book.created".into(),
+        status: libris_domain::webhooks::DeliveryStatus::Pending,
+        attempts,
+        retry_base: 0,
+        next_attempt_at: at(0),
+        last_error: None,
+        created_at: at(0),
+    }
+}

@@ -19,7 +19,6 @@ impl RootSpanBuilder for RequestSpan {
         let client_ip = TrustedProxies::client_of(request.request())
             .map(|ip| ip.to_string())
             .unwrap_or_default();
-        let route = request.match_pattern().unwrap_or_else(|| "default".into());
         let target = request
             .uri()
             .path_and_query()
@@ -33,7 +32,8 @@ impl RootSpanBuilder for RequestSpan {
         tracing::info_span!(
             "HTTP request",
             http.method = %request.method(),
-            http.route = %route,
+            // Known once routing has run: recorded at the end.
+            http.route = Empty,
             http.target = %target,
             http.client_ip = %client_ip,
             http.status_code = Empty,
@@ -45,6 +45,10 @@ impl RootSpanBuilder for RequestSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        if let Ok(response) = outcome {
+            let route = response.request().match_pattern();
+            span.record("http.route", route.as_deref().unwrap_or("unmatched"));
+        }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }

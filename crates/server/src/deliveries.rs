@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use libris_application::webhooks::maintenance::{self, DueScope};
+use libris_application::webhooks::maintenance::{self, DueError, DueScope};
 use libris_application::webhooks::pipeline::{
     claim_deliveries, fan_out, record_attempts, Capacity, FanOut,
 };
@@ -15,15 +15,15 @@ use libris_webhooks::ThreadRandom;
 use tokio::task::JoinSet;
 
 use crate::clock::SystemClock;
-use crate::config::{Config, DeliveriesCommand};
+use crate::config::{DatabaseArgs, DeliveriesCommand, WebhookArgs};
 use crate::startup::{open_store, Pipeline};
 use crate::workers::Wake;
 
-pub async fn run(config: Config, command: &DeliveriesCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(database: &DatabaseArgs, command: &DeliveriesCommand) -> anyhow::Result<ExitCode> {
     let store: Arc<dyn Store> = Arc::new(
         open_store(
-            &config.database_url,
-            config.db_pool_size,
+            &database.database_url,
+            database.pool_size(),
             &Arc::new(Wake::default()),
         )
         .await?,
@@ -33,13 +33,13 @@ pub async fn run(config: Config, command: &DeliveriesCommand) -> anyhow::Result<
         DeliveriesCommand::Send {
             webhook,
             deliveries,
+            settings,
         } => {
             let scope = DueScope {
                 webhook: *webhook,
                 deliveries: deliveries.clone(),
             };
-            send(store, clock, &config, scope).await?;
-            Ok(ExitCode::SUCCESS)
+            send(store, clock, settings, scope).await
         }
         DeliveriesCommand::Monitor {
             status,
@@ -79,16 +79,25 @@ async fn blocking<T: Send + 'static>(
 
 /// Makes the scope due, then fans out and sends until nothing is due: each
 /// delivery gets at most one attempt, whose retries wait for the workers.
+/// An id that names nothing is a usage error (exit status 2).
 async fn send(
     store: Arc<dyn Store>,
     clock: Arc<SystemClock>,
-    config: &Config,
+    args: &WebhookArgs,
     scope: DueScope,
-) -> anyhow::Result<()> {
-    let pipeline = Pipeline::new(&config.webhooks)?;
+) -> anyhow::Result<ExitCode> {
+    let pipeline = Pipeline::new(args)?;
     let queued = {
         let (store, clock) = (Arc::clone(&store), Arc::clone(&clock));
-        blocking(move || maintenance::make_due(&*store, &*clock, &scope)).await?
+        tokio::task::spawn_blocking(move || maintenance::make_due(&*store, &*clock, &scope)).await?
+    };
+    let queued = match queued {
+        Ok(queued) => queued,
+        Err(DueError::Store(error)) => return Err(error.into()),
+        Err(unknown) => {
+            eprintln!("error: {unknown}");
+            return Ok(ExitCode::from(2));
+        }
     };
     println!("{queued} deliveries due now");
     let mut outcomes: HashMap<&'static str, usize> = HashMap::new();
@@ -100,8 +109,8 @@ async fn send(
             }
         }
         let capacity = Capacity {
-            free: config.webhooks.webhook_concurrency.max(1),
-            per_endpoint: config.webhooks.webhook_endpoint_concurrency.max(1),
+            free: args.webhook_concurrency.max(1),
+            per_endpoint: args.webhook_endpoint_concurrency.max(1),
             in_flight: HashMap::new(),
         };
         let (s, c, settings) = (
@@ -122,8 +131,18 @@ async fn send(
             });
         }
         let results = sends.join_all().await;
-        for (_, report) in &results {
+        for (job, report) in &results {
             *outcomes.entry(outcome_name(report.outcome)).or_default() += 1;
+            // A count says something went wrong; the reason says what.
+            if report.outcome != Outcome::Delivered {
+                println!(
+                    "delivery {} ({}): {}: {}",
+                    job.delivery.id,
+                    job.delivery.event,
+                    outcome_name(report.outcome),
+                    report.error.as_deref().unwrap_or("no reason given")
+                );
+            }
         }
         let (s, c, settings) = (
             Arc::clone(&store),
@@ -146,7 +165,7 @@ async fn send(
             summary.join(", ")
         }
     );
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 fn outcome_name(outcome: Outcome) -> &'static str {

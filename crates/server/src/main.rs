@@ -2,34 +2,44 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use libris_server::config::{AdminAccount, UsersCommand};
+use libris_server::config::{AdminAccount, DatabaseArgs, UsersCommand};
 use libris_server::startup::{create_admin, open_store, run_workers};
 use libris_server::workers::Wake;
 use libris_server::{deliveries, telemetry, Application, Cli, Command, Config};
-use libris_store::{DatabaseUrl, DieselStore};
+use libris_store::DieselStore;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
     telemetry::log_panics();
+    let creates_database = matches!(
+        cli.command,
+        None | Some(Command::Serve(_) | Command::Migrate)
+    );
+    if !creates_database {
+        if let Some(code) = refuse_missing_database(&cli.database) {
+            return Ok(code);
+        }
+    }
     match &cli.command {
-        None | Some(Command::Serve) => {
+        None | Some(Command::Serve(_)) => {
             let application = Application::build(Config::from_cli(&cli)).await?;
             application.run_until_stopped().await?;
         }
-        Some(Command::Worker) => run_workers(Config::from_cli(&cli)).await?,
         Some(Command::Migrate) => {
-            let url = DatabaseUrl::parse(&cli.database_url);
+            let url = cli.database.database_url.clone();
             let applied = tokio::task::spawn_blocking(move || DieselStore::migrate(&url)).await??;
             println!("{} migration(s) applied", applied.len());
         }
+        Some(Command::Worker(settings)) => run_workers(&cli.database, settings).await?,
         Some(Command::Users(UsersCommand::Create {
             username,
             password,
             email,
         })) => {
-            let store = open_store(&cli.database_url, 1, &Arc::new(Wake::default())).await?;
+            let store =
+                open_store(&cli.database.database_url, 1, &Arc::new(Wake::default())).await?;
             let admin = AdminAccount {
                 username: username.clone(),
                 password: password.clone(),
@@ -43,9 +53,19 @@ async fn main() -> anyhow::Result<ExitCode> {
                 println!("user {username} already exists; nothing changed");
             }
         }
-        Some(Command::Deliveries(command)) => {
-            return deliveries::run(Config::from_cli(&cli), command).await
-        }
+        Some(Command::Deliveries(command)) => return deliveries::run(&cli.database, command).await,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Commands that operate on a database need one that exists: opening a
+/// missing SQLite file would create an empty database and report on it as
+/// if it were the operator's. Exit status 2, as for any usage error.
+fn refuse_missing_database(database: &DatabaseArgs) -> Option<ExitCode> {
+    let path = database.database_url.missing_sqlite_file()?;
+    eprintln!(
+        "error: no database at {path} (from DATABASE_URL or --database-url); \
+         `libris migrate` or `libris serve` creates one"
+    );
+    Some(ExitCode::from(2))
 }

@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::clock::SystemClock;
-use crate::config::{AdminAccount, Config, WebhookArgs};
+use crate::config::{AdminAccount, Config, DatabaseArgs, WebhookArgs};
 use crate::workers::{DeliveryWorkers, Limits, Wake, WorkerHandle};
 
 pub struct Application {
@@ -122,11 +122,11 @@ impl Application {
 /// Opens the store off the executor (it connects and migrates); commits that
 /// queue delivery work wake the workers.
 pub async fn open_store(
-    database_url: &str,
+    url: &DatabaseUrl,
     pool_size: u32,
     wake: &Arc<Wake>,
 ) -> anyhow::Result<DieselStore> {
-    let url = DatabaseUrl::parse(database_url);
+    let url = url.clone();
     tracing::info!(database = %url.redacted(), "opening the database");
     let store = tokio::task::spawn_blocking(move || DieselStore::open(&url, pool_size)).await??;
     let wake = Arc::clone(wake);
@@ -190,12 +190,12 @@ impl Pipeline {
 }
 
 /// `libris worker`: the delivery workers alone, until SIGTERM or SIGINT.
-pub async fn run_workers(config: Config) -> anyhow::Result<()> {
+pub async fn run_workers(database: &DatabaseArgs, settings: &WebhookArgs) -> anyhow::Result<()> {
     let wake = Arc::new(Wake::default());
     let store: Arc<dyn Store> =
-        Arc::new(open_store(&config.database_url, config.db_pool_size, &wake).await?);
-    let pipeline = Pipeline::new(&config.webhooks)?;
-    let _workers = pipeline.workers(store, &config.webhooks, wake).start()?;
+        Arc::new(open_store(&database.database_url, database.pool_size(), &wake).await?);
+    let pipeline = Pipeline::new(settings)?;
+    let _workers = pipeline.workers(store, settings, wake).start()?;
     tracing::info!("delivery workers running");
     shutdown_signal().await;
     tracing::info!("stopping the delivery workers");

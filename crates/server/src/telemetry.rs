@@ -1,15 +1,19 @@
 //! Structured logs with `tracing`: text for people, JSON for collectors.
 //! `RUST_LOG` filters (default `info`).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal, not in a file or a pipe.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal());
     // A second init (tests building several apps) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

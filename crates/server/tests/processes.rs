@@ -189,3 +189,85 @@ async fn the_deliveries_commands_monitor_send_and_prune() {
     );
     assert_eq!(api.delivered_count().await, 0);
 }
+
+/// The operating commands do not mislead: a database that is not there, an
+/// id that names nothing and a URL of another scheme are errors that say so,
+/// with exit status 2, and a refused attempt prints its reason.
+#[tokio::test]
+async fn operating_commands_refuse_what_names_nothing() {
+    let absent = std::env::temp_dir().join(format!("libris-absent-{}.db", std::process::id()));
+    let absent_url = format!("sqlite://{}", absent.display());
+    let mut monitor = Launch::new(&absent_url).spawn(&["deliveries", "monitor"]);
+    assert_eq!(
+        monitor.wait_for_exit(Duration::from_secs(10)).await.code(),
+        Some(2)
+    );
+    assert!(
+        monitor.stderr().contains(&absent.display().to_string()),
+        "{}",
+        monitor.stderr()
+    );
+    assert!(!absent.exists(), "no empty database was created");
+
+    let mut mysql = Launch::new("mysql://x/y").spawn(&["migrate"]);
+    assert_eq!(
+        mysql.wait_for_exit(Duration::from_secs(10)).await.code(),
+        Some(2)
+    );
+    assert!(mysql.stderr().contains("`mysql://`"), "{}", mysql.stderr());
+
+    let database = TestDatabase::sqlite();
+    let launch = Launch::new(database.url()).env("LIBRIS_WEBHOOKS_ENABLED", "false");
+    let server = launch.serve().await;
+    let api = Api::login(&server).await;
+    // A target that was allowed when saved and is refused at send time.
+    let refused = launch.clone().env("LIBRIS_WEBHOOK_ALLOW_PRIVATE", "false");
+    api.subscribe("http://127.0.0.1:9/hook", &["author.*"])
+        .await;
+    api.create_authors(1).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while api.deliveries_count("pending").await < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "fan-out never queued the delivery"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    let mut unknown = launch.spawn(&["deliveries", "send", "--delivery", "999"]);
+    assert_eq!(
+        unknown.wait_for_exit(Duration::from_secs(10)).await.code(),
+        Some(2)
+    );
+    assert!(
+        unknown.stderr().contains("no delivery 999"),
+        "{}",
+        unknown.stderr()
+    );
+    let mut unknown = launch.spawn(&["deliveries", "send", "--webhook", &uuid_of_nothing()]);
+    assert_eq!(
+        unknown.wait_for_exit(Duration::from_secs(10)).await.code(),
+        Some(2)
+    );
+    assert!(
+        unknown.stderr().contains("no webhook"),
+        "{}",
+        unknown.stderr()
+    );
+
+    let mut send = refused.spawn(&["deliveries", "send"]);
+    assert!(
+        send.wait_for_exit(Duration::from_secs(20)).await.success(),
+        "{}",
+        send.stderr()
+    );
+    let out = send.stdout();
+    assert!(
+        out.contains("refused: ") && out.contains("special-purpose"),
+        "{out}"
+    );
+}
+
+fn uuid_of_nothing() -> String {
+    "00000000-0000-4000-8000-000000000000".to_owned()
+}

@@ -53,22 +53,51 @@ pub struct DatabaseUrl {
     target: String,
 }
 
+/// A `DATABASE_URL` whose scheme names no backend Libris has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}://` is not a database Libris supports: use postgres:// or postgresql:// \
+     for PostgreSQL, sqlite://PATH or a plain file path for SQLite"
+)]
+pub struct UnsupportedScheme(pub String);
+
 impl DatabaseUrl {
     /// `postgres://` and `postgresql://` are PostgreSQL; `sqlite://PATH` or a
-    /// plain path is an SQLite file.
-    pub fn parse(raw: &str) -> Self {
+    /// plain path is an SQLite file. Any other `scheme://` is refused rather
+    /// than taken for a file name: `mysql://host/db` is a mistake, not a
+    /// path.
+    pub fn parse(raw: &str) -> Result<Self, UnsupportedScheme> {
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            Self {
+            return Ok(Self {
                 backend: Backend::Postgres,
                 target: raw.to_owned(),
-            }
-        } else {
-            let path = raw.strip_prefix("sqlite://").unwrap_or(raw);
-            Self {
-                backend: Backend::Sqlite,
-                target: path.to_owned(),
-            }
+            });
         }
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            return Ok(Self::sqlite(path));
+        }
+        match raw.split_once("://") {
+            Some((scheme, _)) => Err(UnsupportedScheme(scheme.to_owned())),
+            None => Ok(Self::sqlite(raw)),
+        }
+    }
+
+    fn sqlite(path: &str) -> Self {
+        Self {
+            backend: Backend::Sqlite,
+            target: path.to_owned(),
+        }
+    }
+
+    /// The SQLite file this URL names, when it does not exist yet (opening
+    /// it would create an empty database). `None` for PostgreSQL, for
+    /// `file:` URIs and for in-memory databases.
+    pub fn missing_sqlite_file(&self) -> Option<&str> {
+        let is_plain_file = self.backend == Backend::Sqlite
+            && !self.target.starts_with("file:")
+            && self.target != ":memory:";
+        (is_plain_file && !std::path::Path::new(&self.target).exists())
+            .then_some(self.target.as_str())
     }
 
     /// The URL without its password, for logs.
@@ -186,27 +215,48 @@ pub fn rollback(conn: &mut AnyConnection) -> QueryResult<()> {
 mod tests {
     use super::*;
 
+    fn url(raw: &str) -> DatabaseUrl {
+        DatabaseUrl::parse(raw).expect("a supported URL")
+    }
+
     #[test]
     fn urls_pick_their_backend() {
-        assert_eq!(
-            DatabaseUrl::parse("postgres://u@h/db").backend,
-            Backend::Postgres
-        );
-        assert_eq!(
-            DatabaseUrl::parse("postgresql://u@h/db").backend,
-            Backend::Postgres
-        );
-        let sqlite = DatabaseUrl::parse("sqlite://libris.db");
+        assert_eq!(url("postgres://u@h/db").backend, Backend::Postgres);
+        assert_eq!(url("postgresql://u@h/db").backend, Backend::Postgres);
+        let sqlite = url("sqlite://libris.db");
         assert_eq!(
             (sqlite.backend, sqlite.target.as_str()),
             (Backend::Sqlite, "libris.db")
         );
-        assert_eq!(DatabaseUrl::parse("/tmp/x.db").target, "/tmp/x.db");
+        assert_eq!(url("/tmp/x.db").target, "/tmp/x.db");
+    }
+
+    #[test]
+    fn other_schemes_are_refused_by_name() {
+        let err = DatabaseUrl::parse("mysql://x/y").unwrap_err();
+        assert_eq!(err, UnsupportedScheme("mysql".into()));
+        let message = err.to_string();
+        assert!(
+            message.contains("`mysql://`") && message.contains("postgres://"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_missing_sqlite_file_is_named_and_other_targets_are_not() {
+        let missing = std::env::temp_dir().join(format!("libris-absent-{}.db", std::process::id()));
+        let missing = missing.to_str().unwrap();
+        assert_eq!(url(missing).missing_sqlite_file(), Some(missing));
+        let present = std::env::temp_dir();
+        assert_eq!(url(present.to_str().unwrap()).missing_sqlite_file(), None);
+        assert_eq!(url("postgres://u@h/db").missing_sqlite_file(), None);
+        assert_eq!(url("file:x.db?mode=memory").missing_sqlite_file(), None);
+        assert_eq!(url(":memory:").missing_sqlite_file(), None);
     }
 
     #[test]
     fn redaction_hides_the_password_only() {
-        let url = DatabaseUrl::parse("postgres://libris:s3cret@db:5432/libris");
+        let url = url("postgres://libris:s3cret@db:5432/libris");
         assert_eq!(url.redacted(), "postgres://libris:***@db:5432/libris");
         assert!(!url.redacted().contains("s3cret"));
     }

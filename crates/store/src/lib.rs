@@ -33,7 +33,7 @@ use checkpoint::{Checkpointer, Commits};
 use connection::{
     begin_read, begin_write, build_pool, commit, rollback, AnyConnection, DbPool, Manager,
 };
-pub use connection::{Backend, DatabaseUrl};
+pub use connection::{Backend, DatabaseUrl, UnsupportedScheme};
 use error::IntoStore;
 use migrations::run_migrations;
 use tx::DieselTx;

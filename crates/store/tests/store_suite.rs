@@ -37,7 +37,8 @@ struct Fixture {
 }
 
 fn open(database: TestDatabase) -> Fixture {
-    let store = DieselStore::open(&DatabaseUrl::parse(database.url()), 4).expect("open the store");
+    let store = DieselStore::open(&DatabaseUrl::parse(database.url()).expect("a test URL"), 4)
+        .expect("open the store");
     Fixture {
         store,
         _database: database,
@@ -394,7 +395,7 @@ fn concurrent_writers_queue_instead_of_failing(store: &DieselStore) {
 
 #[test]
 fn a_wrong_postgres_url_fails_with_the_servers_message() {
-    let url = DatabaseUrl::parse("postgres://postgres@127.0.0.1:1/nowhere");
+    let url = DatabaseUrl::parse("postgres://postgres@127.0.0.1:1/nowhere").expect("a URL");
     let err = DieselStore::open(&url, 1)
         .err()
         .expect("no server listens on port 1");

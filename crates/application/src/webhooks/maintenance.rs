@@ -15,14 +15,37 @@ pub struct DueScope {
     pub deliveries: Vec<DeliveryId>,
 }
 
-/// Makes the deliveries in `scope` due now; answers how many.
-pub fn make_due(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    scope: &DueScope,
-) -> Result<usize, StoreError> {
+#[derive(Debug, thiserror::Error)]
+pub enum DueError {
+    /// A mistyped id must not pass for "nothing is due".
+    #[error("no webhook {0}")]
+    UnknownWebhook(WebhookId),
+    #[error("no delivery {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    UnknownDeliveries(Vec<DeliveryId>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Makes the deliveries in `scope` due now; answers how many. Every id the
+/// scope names must exist.
+pub fn make_due(store: &dyn Store, clock: &dyn Clock, scope: &DueScope) -> Result<usize, DueError> {
     let now = clock.now();
-    store.write_tx(|tx| tx.make_deliveries_due(scope.webhook, &scope.deliveries, now))
+    store.write_tx(|tx| {
+        if let Some(webhook) = scope.webhook {
+            tx.webhook(webhook)?
+                .ok_or(DueError::UnknownWebhook(webhook))?;
+        }
+        let mut unknown = Vec::new();
+        for &id in &scope.deliveries {
+            if tx.delivery(id)?.is_none() {
+                unknown.push(id);
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(DueError::UnknownDeliveries(unknown));
+        }
+        Ok(tx.make_deliveries_due(scope.webhook, &scope.deliveries, now)?)
+    })
 }
 
 /// How many deliveries reached `status` within the last `window`.
@@ -61,11 +84,43 @@ mod tests {
 
     use super::*;
     use crate::ports::MockTx;
-    use crate::testing::{at, fixed_clock, MockStore};
+    use crate::testing::{at, delivery, fixed_clock, webhook, MockStore};
+
+    #[test]
+    fn make_due_names_every_id_that_does_not_exist_and_queues_nothing() {
+        let mut tx = MockTx::new();
+        tx.expect_webhook()
+            .returning(|_| Ok(Some(webhook("https://a.example/", vec![]))));
+        tx.expect_delivery()
+            .returning(|id| Ok((id == 3).then(|| delivery(0))));
+        tx.expect_make_deliveries_due().never();
+        let store = MockStore::new(tx);
+        let scope = DueScope {
+            webhook: None,
+            deliveries: vec![3, 998, 999],
+        };
+        let err = make_due(&store, &fixed_clock(), &scope).unwrap_err();
+        assert!(matches!(&err, DueError::UnknownDeliveries(ids) if ids == &[998, 999]));
+        assert_eq!(err.to_string(), "no delivery 998, 999");
+
+        let mut tx = MockTx::new();
+        tx.expect_webhook().returning(|_| Ok(None));
+        tx.expect_make_deliveries_due().never();
+        let store = MockStore::new(tx);
+        let scope = DueScope {
+            webhook: Some(Uuid::from_u128(9)),
+            deliveries: vec![],
+        };
+        let err = make_due(&store, &fixed_clock(), &scope).unwrap_err();
+        assert!(matches!(err, DueError::UnknownWebhook(id) if id == Uuid::from_u128(9)));
+    }
 
     #[test]
     fn make_due_passes_the_scope_and_now() {
         let mut tx = MockTx::new();
+        tx.expect_webhook()
+            .returning(|_| Ok(Some(webhook("https://a.example/", vec![]))));
+        tx.expect_delivery().returning(|_| Ok(Some(delivery(0))));
         tx.expect_make_deliveries_due()
             .withf(|webhook, ids, when| {
                 *webhook == Some(Uuid::from_u128(7)) && ids == [3, 4] && *when == at(0)

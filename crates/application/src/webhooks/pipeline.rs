@@ -358,7 +358,7 @@ mod tests {
 
     use super::*;
     use crate::ports::{ClaimedDelivery, MockTx};
-    use crate::testing::{at, fixed_clock, recorded, webhook, MockStore};
+    use crate::testing::{at, delivery, fixed_clock, recorded, webhook, MockStore};
     use crate::webhooks::ports::MockRandomness;
     use crate::webhooks::retry::RetryPolicy;
 
@@ -389,21 +389,6 @@ mod tests {
             timestamp: at(seconds),
             data: json!({"id": 1, "title": "Dune"}),
             ..recorded(name)
-        }
-    }
-
-    fn delivery(attempts: i64) -> Delivery {
-        Delivery {
-            id: 5,
-            webhook_id: Uuid::from_u128(7),
-            event_id: Uuid::from_u128(1),
-            event: "book.created".into(),
-            status: DeliveryStatus::Pending,
-            attempts,
-            retry_base: 0,
-            next_attempt_at: at(0),
-            last_error: None,
-            created_at: at(0),
         }
     }
 
