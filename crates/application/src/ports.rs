@@ -428,6 +428,10 @@ pub trait Tx {
         &mut self,
         logs: &[NewAttemptLog],
     ) -> Result<Vec<AttemptLog>, StoreError>;
+    /// How many deliveries are pending, and when the oldest was made.
+    fn pending_deliveries(&mut self) -> Result<(i64, Option<DateTime<Utc>>), StoreError>;
+    /// Webhooks with failures since their last success, and how many.
+    fn failing_webhooks(&mut self) -> Result<Vec<(WebhookId, i64)>, StoreError>;
     fn list_attempt_logs(
         &mut self,
         filter: &AttemptLogFilter,

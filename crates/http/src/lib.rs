@@ -6,6 +6,7 @@ mod admin;
 pub mod client;
 pub mod errors;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 mod page_headers;
 mod panics;
@@ -68,6 +69,7 @@ pub fn server(
         HttpServer::new(move || {
             App::new()
                 .wrap(middleware::from_fn(panics::answer_panics))
+                .wrap(middleware::from_fn(metrics::count_requests))
                 .wrap(middleware::from_fn(refuse_control_characters))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(NormalizePath::trim())
@@ -84,6 +86,7 @@ pub fn server(
                 )
                 .configure(openapi::configure)
                 .configure(admin::configure)
+                .configure(metrics::configure)
                 .configure(routes::configure)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::not_found("route"))

@@ -206,7 +206,8 @@ async fn swagger_index() -> Result<HttpResponse, ApiError> {
 pub struct ErrorBody {
     /// Stable and machine-readable: `bad_request`, `unauthorized`,
     /// `invalid_credentials`, `forbidden`, `not_found`, `method_not_allowed`,
-    /// `conflict`, `payload_too_large`, `validation_error`, `internal_error`;
+    /// `conflict`, `payload_too_large`, `validation_error`,
+    /// `too_many_requests`, `internal_error`;
     /// for inbound webhooks `missing_signature`, `invalid_signature`,
     /// `inbound_not_configured`, `stale_timestamp`, `invalid_timestamp`,
     /// `invalid_body`, `missing_message_id`, `invalid_event_type`.

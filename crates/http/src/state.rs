@@ -9,6 +9,8 @@ use libris_application::webhooks::{
 };
 use libris_application::{Clock, PasswordHasher, Store, TokenCodec};
 
+use crate::metrics::Metrics;
+
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
@@ -29,4 +31,9 @@ pub struct AppState {
     pub delivery: DeliverySettings,
     /// Checks inbound webhooks; `None` when no inbound secret is configured.
     pub inbound: Option<Arc<dyn InboundVerifier>>,
+    /// Shared with the delivery workers, which count their attempts in it.
+    pub metrics: Arc<Metrics>,
+    /// The bearer token a scraper may read `/metrics` with (admins always
+    /// may).
+    pub metrics_token: Option<String>,
 }

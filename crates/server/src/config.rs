@@ -175,6 +175,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LIBRIS_TRUSTED_PROXIES", default_value = "", value_parser = TrustedProxies::parse)]
     pub trusted_proxies: TrustedProxies,
 
+    /// Bearer token a Prometheus scraper reads `/metrics` with (admins'
+    /// tokens work too). Default: none, admins only.
+    #[arg(long, env = "LIBRIS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Password hashes computed at once (default: half the cores, at least 1).
     #[arg(long, env = "LIBRIS_PASSWORD_WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub password_workers: Option<u32>,
@@ -401,6 +406,32 @@ mod tests {
         assert!(Cli::try_parse_from(["libris", "worker", "--webhook-timeout", "5s"]).is_ok());
         let send = ["libris", "deliveries", "send", "--webhook-timeout", "5s"];
         assert!(Cli::try_parse_from(send).is_ok());
+    }
+
+    /// Every setting the binary reads from its environment, in any command.
+    fn settings(command: &clap::Command) -> Vec<String> {
+        let own = command
+            .get_arguments()
+            .filter_map(|arg| arg.get_env())
+            .map(|env| env.to_string_lossy().into_owned());
+        let nested = command.get_subcommands().flat_map(settings);
+        own.chain(nested).collect()
+    }
+
+    #[test]
+    fn every_setting_is_in_the_operations_guide() {
+        use clap::CommandFactory;
+        let guide = include_str!("../../../docs/operations.md");
+        let settings = settings(&Cli::command());
+        assert!(settings.len() > 20, "{settings:?}");
+        let undocumented: Vec<&String> = settings
+            .iter()
+            .filter(|name| !guide.contains(&format!("`{name}`")))
+            .collect();
+        assert!(
+            undocumented.is_empty(),
+            "docs/operations.md lacks {undocumented:?}"
+        );
     }
 
     #[test]

@@ -132,14 +132,14 @@ async fn send(
         }
         let results = sends.join_all().await;
         for (job, report) in &results {
-            *outcomes.entry(outcome_name(report.outcome)).or_default() += 1;
+            *outcomes.entry(report.outcome.name()).or_default() += 1;
             // A count says something went wrong; the reason says what.
             if report.outcome != Outcome::Delivered {
                 println!(
                     "delivery {} ({}): {}: {}",
                     job.delivery.id,
                     job.delivery.event,
-                    outcome_name(report.outcome),
+                    report.outcome.name(),
                     report.error.as_deref().unwrap_or("no reason given")
                 );
             }
@@ -166,14 +166,4 @@ async fn send(
         }
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn outcome_name(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Delivered => "delivered",
-        Outcome::Gone => "gone (410)",
-        Outcome::Rejected => "rejected",
-        Outcome::Refused => "refused",
-        Outcome::Retry { .. } => "to retry",
-    }
 }

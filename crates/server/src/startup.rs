@@ -16,6 +16,7 @@ use libris_application::Store;
 use libris_auth::{Argon2Hasher, RandomTokens};
 use libris_domain::values::{Email, Password, Username};
 use libris_domain::ValidationErrors;
+use libris_http::metrics::Metrics;
 use libris_http::{AppState, HttpSettings};
 use libris_store::{DatabaseUrl, DieselStore};
 use libris_webhooks::{EndpointRules, SenderConfig, ThreadRandom, WebhookSender};
@@ -51,8 +52,14 @@ impl Application {
             TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
         let port = listener.local_addr()?.port();
         let pipeline = Pipeline::new(&config.webhooks)?;
+        let metrics = Arc::new(Metrics::default());
         let workers = pipeline
-            .workers(Arc::clone(&store) as Arc<dyn Store>, &config.webhooks, wake)
+            .workers(
+                Arc::clone(&store) as Arc<dyn Store>,
+                &config.webhooks,
+                wake,
+                Arc::clone(&metrics),
+            )
             .start()?;
         let state = AppState {
             store,
@@ -76,6 +83,8 @@ impl Application {
                 .inbound_secret
                 .clone()
                 .map(|key| Arc::new(key) as Arc<dyn InboundVerifier>),
+            metrics,
+            metrics_token: config.serve.metrics_token.clone(),
         };
         let settings = HttpSettings {
             max_body_bytes: config.serve.max_body_bytes,
@@ -168,6 +177,7 @@ impl Pipeline {
         store: Arc<dyn Store>,
         args: &WebhookArgs,
         wake: Arc<Wake>,
+        metrics: Arc<Metrics>,
     ) -> DeliveryWorkers {
         if !args.webhooks_enabled {
             tracing::warn!("LIBRIS_WEBHOOKS_ENABLED=false: deliveries are recorded but not sent");
@@ -185,6 +195,7 @@ impl Pipeline {
             },
             wake,
             send: args.webhooks_enabled,
+            metrics,
         }
     }
 }
@@ -195,7 +206,9 @@ pub async fn run_workers(database: &DatabaseArgs, settings: &WebhookArgs) -> any
     let store: Arc<dyn Store> =
         Arc::new(open_store(&database.database_url, database.pool_size(), &wake).await?);
     let pipeline = Pipeline::new(settings)?;
-    let _workers = pipeline.workers(store, settings, wake).start()?;
+    // A lone worker serves no /metrics: its counts are not read by anyone.
+    let metrics = Arc::new(Metrics::default());
+    let _workers = pipeline.workers(store, settings, wake, metrics).start()?;
     tracing::info!("delivery workers running");
     shutdown_signal().await;
     tracing::info!("stopping the delivery workers");

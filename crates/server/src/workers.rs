@@ -18,6 +18,7 @@ use libris_application::webhooks::pipeline::{
 use libris_application::webhooks::{AttemptReport, DeliverySettings, Randomness, WebhookTransport};
 use libris_application::{Clock, Store, StoreError};
 use libris_domain::webhooks::WebhookId;
+use libris_http::metrics::Metrics;
 use libris_store::QueuedWork;
 use tokio::sync::{mpsc, watch, Notify};
 
@@ -66,6 +67,8 @@ pub struct DeliveryWorkers {
     pub wake: Arc<Wake>,
     /// `false`: fan out (record deliveries) but send nothing.
     pub send: bool,
+    /// Where each attempt's outcome and time are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Stops the workers when dropped, and waits for their thread: store work
@@ -260,6 +263,11 @@ impl DeliveryWorkers {
                 .transport
                 .send(&job.request, sender.clock.now().timestamp())
                 .await;
+            sender.metrics.observe_attempt(
+                "webhook",
+                report.outcome.name(),
+                Duration::from_millis(report.duration_ms),
+            );
             let _ = results.send((job, report));
             in_flight.finished(webhook);
             finished.notify_one();

@@ -393,6 +393,20 @@ fn filtered_attempts(filter: &AttemptLogFilter) -> webhook_logs::BoxedQuery<'_, 
     query
 }
 
+pub(crate) fn pending_deliveries(
+    conn: &mut AnyConnection,
+) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+    let (count, oldest): (i64, Option<NaiveDateTime>) = deliveries::table
+        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(deliveries::created_at),
+        ))
+        .first(conn)
+        .store()?;
+    Ok((count, oldest.map(utc)))
+}
+
 pub(crate) fn list_attempt_logs(
     conn: &mut AnyConnection,
     filter: &AttemptLogFilter,

@@ -388,6 +388,14 @@ impl Tx for DieselTx<'_> {
         deliveries::insert_attempt_logs(self.conn, logs)
     }
 
+    fn pending_deliveries(&mut self) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+        deliveries::pending_deliveries(self.conn)
+    }
+
+    fn failing_webhooks(&mut self) -> Result<Vec<(WebhookId, i64)>, StoreError> {
+        webhooks::failing_webhooks(self.conn)
+    }
+
     fn list_attempt_logs(
         &mut self,
         filter: &AttemptLogFilter,

@@ -224,6 +224,23 @@ pub(crate) fn active_webhooks(conn: &mut AnyConnection) -> Result<Vec<Webhook>, 
     to_webhooks(rows)
 }
 
+pub(crate) fn failing_webhooks(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(WebhookId, i64)>, StoreError> {
+    let rows: Vec<(String, i64)> = webhooks::table
+        .filter(webhooks::failure_count.gt(0))
+        .select((webhooks::id, webhooks::failure_count))
+        .order(webhooks::id)
+        .load(conn)
+        .store()?;
+    rows.into_iter()
+        .map(|(id, streak)| {
+            let id = Uuid::parse_str(&id).map_err(|e| unreadable("webhooks.id", e))?;
+            Ok((id, streak))
+        })
+        .collect()
+}
+
 pub(crate) fn save_webhook_state(
     conn: &mut AnyConnection,
     webhook: &Webhook,

@@ -4,12 +4,14 @@
 mod abuse;
 mod accounts;
 mod admin;
+mod api_reference;
 mod catalog;
 mod errors;
 mod hostile_bodies;
 mod imports;
 mod inbound;
 mod lending;
+mod metrics;
 mod openapi;
 mod races;
 mod signatures;

@@ -59,6 +59,28 @@ pub fn count_recent(
     store.read_tx(|tx| tx.count_deliveries_since(status, since))
 }
 
+/// The delivery queue as a monitor sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueHealth {
+    /// Deliveries pending: due, or waiting for a retry.
+    pub pending: i64,
+    /// How long the oldest pending delivery has waited since it was made.
+    pub oldest_pending_age: Option<Duration>,
+    /// Endpoints whose last attempts failed, with how many in a row.
+    pub failing: Vec<(WebhookId, i64)>,
+}
+
+pub fn queue_health(store: &dyn Store, clock: &dyn Clock) -> Result<QueueHealth, StoreError> {
+    let now = clock.now();
+    let ((pending, oldest), failing) =
+        store.read_tx(|tx| Ok((tx.pending_deliveries()?, tx.failing_webhooks()?)))?;
+    Ok(QueueHealth {
+        pending,
+        oldest_pending_age: oldest.map(|at| (now - at).to_std().unwrap_or_default()),
+        failing,
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
     pub deliveries: usize,
@@ -134,6 +156,25 @@ mod tests {
         };
         assert_eq!(make_due(&store, &fixed_clock(), &scope).unwrap(), 2);
         assert_eq!(store.commits(), 1);
+    }
+
+    #[test]
+    fn queue_health_ages_the_oldest_pending_delivery_from_now() {
+        let mut tx = MockTx::new();
+        tx.expect_pending_deliveries()
+            .returning(|| Ok((3, Some(at(-90)))));
+        tx.expect_failing_webhooks()
+            .returning(|| Ok(vec![(Uuid::from_u128(7), 4)]));
+        let store = MockStore::new(tx);
+        let health = queue_health(&store, &fixed_clock()).unwrap();
+        assert_eq!(
+            health,
+            QueueHealth {
+                pending: 3,
+                oldest_pending_age: Some(Duration::from_secs(90)),
+                failing: vec![(Uuid::from_u128(7), 4)],
+            }
+        );
     }
 
     #[test]

@@ -37,6 +37,19 @@ pub enum Outcome {
     Retry { after: Option<Duration> },
 }
 
+impl Outcome {
+    /// One word for logs, metrics and the CLI's summary.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Gone => "gone",
+            Self::Rejected => "rejected",
+            Self::Refused => "refused",
+            Self::Retry { .. } => "retry",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptReport {
     pub status: Option<u16>,
