@@ -14,5 +14,6 @@ mod lending;
 mod metrics;
 mod openapi;
 mod races;
+mod receiver_guide;
 mod signatures;
 mod webhooks;
