@@ -92,7 +92,7 @@ impl DomainEvent {
         }
     }
 
-    /// The public event name (API.md "Events").
+    /// The public event name (docs/api.md, "Events").
     pub fn name(&self) -> &str {
         match self {
             Self::BookCreated(_) => "book.created",
@@ -111,7 +111,7 @@ impl DomainEvent {
         }
     }
 
-    /// The event's `data`, in the canonical shape API.md gives.
+    /// The event's `data`, in the canonical shape docs/events.md gives.
     pub fn data(&self) -> Value {
         fn with(base: &impl Serialize, extra: Value) -> Value {
             let mut value = serde_json::to_value(base).unwrap_or_default();

@@ -373,10 +373,10 @@ mod tests {
     }
 
     #[test]
-    fn api_paths_end_with_a_slash_as_api_md_writes_them() {
+    fn api_paths_end_with_a_slash_as_the_reference_writes_them() {
         let document = document();
         for path in keys(&document["paths"]) {
-            // API.md writes the probes without one.
+            // docs/api.md writes the probes without one.
             let probe = path == "/healthz" || path == "/readyz";
             assert!(
                 probe || (path.starts_with("/api/") && path.ends_with('/')),

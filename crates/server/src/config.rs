@@ -205,7 +205,7 @@ pub struct ServeArgs {
     pub inbound_secret: Option<SigningKey>,
 }
 
-/// Delivery settings (API.md "Webhooks").
+/// Delivery settings (docs/api.md, docs/operations.md).
 #[derive(Debug, Clone, Args)]
 pub struct WebhookArgs {
     /// Delays between attempts, e.g. `1s,2s,4s`; attempts = 1 + delays.

@@ -1,6 +1,6 @@
 //! What one delivery attempt means for the delivery: done, retry (and when),
 //! or stop. Kept a pure function of the answer so every rule of the contract
-//! (API.md, "Webhooks") is tested without a network.
+//! (docs/webhooks.md) is tested without a network.
 
 use std::time::{Duration, SystemTime};
 

@@ -5,7 +5,7 @@ use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// Who may call an operation, as API.md's "who" column says.
+/// Who may call an operation, as docs/api.md's **Who** lines say.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Who {
     Anyone,
@@ -15,7 +15,7 @@ enum Who {
 
 use Who::{Admin, Anyone, Member};
 
-/// Every operation of API.md, with its success status.
+/// Every operation of docs/api.md, with its success status.
 const CONTRACT: &[(&str, &str, Who, u16)] = &[
     ("post", "/api/users/", Anyone, 201),
     ("post", "/api/auth/token/", Anyone, 200),

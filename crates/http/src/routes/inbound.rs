@@ -157,7 +157,7 @@ pub(crate) struct InboundQuery {
     status: Option<String>,
 }
 
-/// What other systems sent, newest first (not in API.md: operators need to
+/// What other systems sent, newest first (not in the original contract: operators need to
 /// see what arrived).
 #[utoipa::path(
     get,
