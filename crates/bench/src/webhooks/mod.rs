@@ -16,6 +16,10 @@ mod throughput;
 const RSS_BUDGET_MIB: f64 = 50.0;
 
 pub async fn run() {
+    let scenarios = ["throughput", "isolation", "latency", "fanout"];
+    if !scenarios.iter().any(|s| crate::selected(s)) {
+        return;
+    }
     println!("\n# Webhook delivery (`make bench`; server with LIBRIS_WEBHOOK_ALLOW_PRIVATE=true, RUST_LOG=warn)");
     let mut peaks = Vec::new();
     if crate::selected("throughput") || crate::selected("isolation") {
