@@ -4,7 +4,7 @@ CARGO ?= cargo
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: run test bench lint fmt postgres-status
+.PHONY: run test bench lint fmt postgres-status check-docker test-api
 
 ## Build and start the service (./libris.db unless DATABASE_URL says otherwise) with a local admin.
 run:
@@ -47,3 +47,11 @@ postgres-status:
 	else \
 		echo "WARNING: PostgreSQL unreachable at $(PG_HOST):$(PG_PORT): the PostgreSQL half of the store suite will be SKIPPED"; \
 	fi
+
+## Dockerfile and docker-compose.yml against the README and the Makefile (no Docker engine needed).
+check-docker:
+	@venv="$$(bash tests/api/venv.sh)" && "$$venv/bin/python" tests/api/check_docker.py
+
+## schemathesis against /api/openapi.json on a fresh server (LIBRIS_API_MAX_EXAMPLES, LIBRIS_API_SEED).
+test-api:
+	CARGO="$(CARGO)" bash tests/api/run-schemathesis.sh
