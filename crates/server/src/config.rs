@@ -148,9 +148,11 @@ fn parse_status(raw: &str) -> Result<DeliveryStatus, String> {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// Address the API listens on (`0.0.0.0` for every interface).
     #[arg(long, env = "LIBRIS_HOST", default_value = "127.0.0.1")]
     pub host: String,
 
+    /// Port the API listens on (`0`: any free port, printed at start).
     #[arg(long, env = "LIBRIS_PORT", default_value_t = 8000)]
     pub port: u16,
 
@@ -188,9 +190,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LIBRIS_ADMIN_USERNAME")]
     pub admin_username: Option<String>,
 
+    /// Password of that admin (at least 8 characters); never logged.
     #[arg(long, env = "LIBRIS_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
 
+    /// E-mail address of that admin (default: `<name>@localhost.localdomain`).
     #[arg(long, env = "LIBRIS_ADMIN_EMAIL")]
     pub admin_email: Option<String>,
 
@@ -305,12 +309,14 @@ pub fn parse_schedule(raw: &str) -> Result<Schedule, String> {
 pub enum UsersCommand {
     /// Create an admin (does nothing if the username exists).
     Create {
+        /// The new admin's username.
         #[arg(long)]
         username: String,
         /// Read from LIBRIS_ADMIN_PASSWORD when not given, to keep it out of
         /// shell history.
         #[arg(long, env = "LIBRIS_ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
+        /// E-mail address (default: `<username>@localhost.localdomain`).
         #[arg(long)]
         email: Option<String>,
     },
@@ -432,6 +438,30 @@ mod tests {
             undocumented.is_empty(),
             "docs/operations.md lacks {undocumented:?}"
         );
+    }
+
+    /// Every option of every command, with the path of commands to it.
+    fn options(command: &clap::Command, path: &str) -> Vec<(String, clap::Arg)> {
+        let path = format!("{path} {}", command.get_name());
+        let own = command
+            .get_arguments()
+            .filter(|arg| !matches!(arg.get_id().as_str(), "help" | "version"))
+            .map(|arg| (path.clone(), arg.clone()));
+        let nested = command
+            .get_subcommands()
+            .flat_map(|sub| options(sub, &path));
+        own.chain(nested).collect()
+    }
+
+    #[test]
+    fn every_option_of_every_command_says_what_it_is() {
+        use clap::CommandFactory;
+        let silent: Vec<String> = options(&Cli::command(), "")
+            .into_iter()
+            .filter(|(_, arg)| arg.get_help().is_none())
+            .map(|(path, arg)| format!("{path} --{}", arg.get_id()))
+            .collect();
+        assert!(silent.is_empty(), "options without help: {silent:?}");
     }
 
     #[test]
