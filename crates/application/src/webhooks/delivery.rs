@@ -2,7 +2,7 @@
 //! again, and ping a subscription.
 
 use libris_domain::events::DomainEvent;
-use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryId, DeliveryStatus, WebhookId};
+use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryId, WebhookId};
 
 use super::pipeline::{job, DeliveryJob};
 use super::retry::DeliverySettings;
@@ -49,13 +49,13 @@ pub fn redeliver(
     id: DeliveryId,
 ) -> Result<Delivery, RedeliverError> {
     let now = clock.now();
+    // The same statement `libris deliveries send --delivery` runs: what
+    // "queued again" means is written once, in the store.
     let delivery = store.write_tx(|tx| {
-        let mut delivery = tx.delivery(id)?.ok_or(RedeliverError::NotFound)?;
-        delivery.status = DeliveryStatus::Pending;
-        delivery.retry_base = delivery.attempts;
-        delivery.next_attempt_at = now;
-        tx.save_delivery(&delivery, now)?;
-        Ok::<_, RedeliverError>(delivery)
+        if tx.make_deliveries_due(None, &[id], now)? == 0 {
+            return Err(RedeliverError::NotFound);
+        }
+        tx.delivery(id)?.ok_or(RedeliverError::NotFound)
     })?;
     tracing::info!(delivery_id = id, webhook_id = %delivery.webhook_id, "delivery queued again");
     Ok(delivery)
@@ -102,6 +102,8 @@ mod tests {
     use libris_domain::events::EventPattern;
     use uuid::Uuid;
 
+    use libris_domain::webhooks::DeliveryStatus;
+
     use super::*;
     use crate::ports::MockTx;
     use crate::testing::{admin, at, fixed_clock, recorded, webhook, MockStore};
@@ -128,25 +130,28 @@ mod tests {
     #[test]
     fn redeliver_makes_a_dead_delivery_due_now_with_a_fresh_schedule() {
         let mut tx = MockTx::new();
-        tx.expect_delivery()
-            .returning(|_| Ok(Some(dead_delivery())));
-        tx.expect_save_delivery()
-            .withf(|d, _| {
-                d.status == DeliveryStatus::Pending
-                    && d.retry_base == 4
-                    && d.next_attempt_at == at(0)
-            })
+        tx.expect_make_deliveries_due()
+            .withf(|webhook, ids, when| webhook.is_none() && ids == [3] && *when == at(0))
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(1));
+        tx.expect_delivery().returning(|_| {
+            Ok(Some(Delivery {
+                status: DeliveryStatus::Pending,
+                retry_base: 4,
+                next_attempt_at: at(0),
+                ..dead_delivery()
+            }))
+        });
         let store = MockStore::new(tx);
         let delivery = redeliver(&store, &fixed_clock(), &admin_caller(), 3).unwrap();
-        assert_eq!(delivery.attempts, 4, "attempts keep counting");
+        assert_eq!(delivery.status, DeliveryStatus::Pending);
+        assert_eq!(store.commits(), 1);
     }
 
     #[test]
     fn redeliver_of_a_missing_delivery_is_not_found() {
         let mut tx = MockTx::new();
-        tx.expect_delivery().returning(|_| Ok(None));
+        tx.expect_make_deliveries_due().returning(|_, _, _| Ok(0));
         let store = MockStore::new(tx);
         assert!(matches!(
             redeliver(&store, &fixed_clock(), &admin_caller(), 3),
