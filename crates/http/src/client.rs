@@ -11,9 +11,37 @@ use actix_web::http::header::HeaderMap;
 use actix_web::HttpRequest;
 use ipnet::IpNet;
 
-/// The proxies whose forwarding headers are believed.
+/// The header the trusted proxies write the client's address in. Only that
+/// one is read: a proxy appends to its own header and passes any other
+/// through untouched, so a client could fill the other with whatever it
+/// likes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, …` (nginx, HAProxy, most balancers).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(Self::XForwardedFor),
+            "forwarded" => Ok(Self::Forwarded),
+            other => Err(format!(
+                "`{other}` is neither x-forwarded-for nor forwarded"
+            )),
+        }
+    }
+}
+
+/// The proxies whose forwarding header is believed, and which header that is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    networks: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
     /// A comma-separated list of addresses and networks:
@@ -28,11 +56,19 @@ impl TrustedProxies {
                     .map_err(|_| format!("`{item}` is not an IP address or network"))
             })
             .collect::<Result<_, _>>()
-            .map(Self)
+            .map(|networks| Self {
+                networks,
+                header: ForwardedHeader::default(),
+            })
+    }
+
+    /// The same proxies, believed in `header` only.
+    pub fn reading(self, header: ForwardedHeader) -> Self {
+        Self { header, ..self }
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(&ip))
+        self.networks.iter().any(|net| net.contains(&ip))
     }
 
     /// The client's address: walking the forwarding chain from the nearest
@@ -43,7 +79,7 @@ impl TrustedProxies {
             return Some(peer);
         }
         let mut client = peer;
-        for hop in forwarded_for(headers).into_iter().rev() {
+        for hop in forwarded_for(headers, self.header).into_iter().rev() {
             client = hop;
             if !self.trusts(hop) {
                 break;
@@ -59,31 +95,28 @@ impl TrustedProxies {
     }
 }
 
-/// The addresses a request passed through, farthest first: from
-/// `Forwarded: for=…` if present (the standard form), else from
-/// `X-Forwarded-For`. An entry that is not an address (`unknown`, an
-/// obfuscated name) ends the chain there, as nothing before it can be placed.
-fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
-    let standard: Vec<&str> = headers
-        .get_all("forwarded")
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|element| {
-            element.split(';').find_map(|pair| {
-                pair.trim()
-                    .strip_prefix("for=")
-                    .or_else(|| pair.trim().strip_prefix("For="))
-            })
-        })
-        .collect();
-    let hops: Vec<&str> = if standard.is_empty() {
+/// The addresses a request passed through, farthest first, from `header`.
+/// An entry that is not an address (`unknown`, an obfuscated name) ends the
+/// chain there, as nothing before it can be placed.
+fn forwarded_for(headers: &HeaderMap, header: ForwardedHeader) -> Vec<IpAddr> {
+    let values = |name: &str| -> Vec<&str> {
         headers
-            .get_all("x-forwarded-for")
+            .get_all(name)
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
             .collect()
-    } else {
-        standard
+    };
+    let hops: Vec<&str> = match header {
+        ForwardedHeader::XForwardedFor => values("x-forwarded-for"),
+        ForwardedHeader::Forwarded => values("forwarded")
+            .into_iter()
+            .filter_map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (key, value) = pair.trim().split_once('=')?;
+                    key.eq_ignore_ascii_case("for").then_some(value)
+                })
+            })
+            .collect(),
     };
     let parsed: Vec<Option<IpAddr>> = hops.iter().map(|hop| parse_hop(hop)).collect();
     // Keep only the unbroken run of addresses nearest to us.
@@ -162,7 +195,9 @@ mod tests {
 
     #[test]
     fn the_standard_forwarded_header_is_read_with_ports_and_brackets() {
-        let proxies = TrustedProxies::parse("::1").unwrap();
+        let proxies = TrustedProxies::parse("::1")
+            .unwrap()
+            .reading(ForwardedHeader::Forwarded);
         let chain = headers(&[(
             "forwarded",
             r#"for="[2001:db8:cafe::17]:4711";proto=https, for=192.0.2.60"#,
@@ -170,6 +205,31 @@ mod tests {
         assert_eq!(proxies.client_ip(peer("::1"), &chain), ip("192.0.2.60"));
         let chain = headers(&[("forwarded", "for=192.0.2.61:8080")]);
         assert_eq!(proxies.client_ip(peer("::1"), &chain), ip("192.0.2.61"));
+    }
+
+    #[test]
+    fn only_the_configured_header_is_believed() {
+        // The proxy appends to X-Forwarded-For; the client's own Forwarded
+        // header went through untouched and must not count.
+        let proxies = TrustedProxies::parse("127.0.0.1").unwrap();
+        let forged = headers(&[
+            ("forwarded", "for=6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.20"),
+        ]);
+        assert_eq!(
+            proxies.client_ip(peer("127.0.0.1"), &forged),
+            ip("198.51.100.20")
+        );
+        let reading_forwarded = proxies.reading(ForwardedHeader::Forwarded);
+        let forged = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("forwarded", "for=198.51.100.21"),
+        ]);
+        assert_eq!(
+            reading_forwarded.client_ip(peer("127.0.0.1"), &forged),
+            ip("198.51.100.21")
+        );
+        assert!(ForwardedHeader::parse("X-Real-IP").is_err());
     }
 
     #[test]

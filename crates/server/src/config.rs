@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use libris_domain::webhooks::DeliveryStatus;
-use libris_http::client::TrustedProxies;
+use libris_http::client::{ForwardedHeader, TrustedProxies};
 use libris_store::{Backend, DatabaseUrl};
 use libris_webhooks::SigningKey;
 
@@ -13,10 +13,7 @@ use libris_webhooks::SigningKey;
 #[command(
     name = "libris",
     version,
-    about = "A book-lending library whose every change is a signed webhook",
-    // `libris --port 9000` serves; `libris --port 9000 worker` is a mistake
-    // worth an error, not a silently ignored flag.
-    args_conflicts_with_subcommands = true
+    about = "A book-lending library whose every change is a signed webhook"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -32,6 +29,37 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Parses the command line like [`Parser::try_parse_from`], and refuses
+    /// a server option written before a command (`libris --port 9000
+    /// worker`, `libris --port 9000 serve`): it would be ignored, and an
+    /// ignored flag misleads. Without a command, the options serve.
+    pub fn try_parse_checked_from<I, T>(argv: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Self::command();
+        let matches = command.try_get_matches_from_mut(argv)?;
+        if let Some((name, _)) = matches.subcommand() {
+            let server_options = ServerArgs::augment_args(clap::Command::new("server"));
+            let misplaced = server_options.get_arguments().find(|arg| {
+                matches.value_source(arg.get_id().as_str())
+                    == Some(clap::parser::ValueSource::CommandLine)
+            });
+            if let Some(arg) = misplaced {
+                let flag = arg.get_long().unwrap_or_default();
+                return Err(command.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("--{flag} is a `libris serve` option: write it after `serve`, or give no command (not before `{name}`)"),
+                ));
+            }
+        }
+        Self::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+    }
 }
 
 /// Where the database is: every command needs it.
@@ -177,9 +205,14 @@ pub struct ServeArgs {
     #[arg(long, env = "LIBRIS_TRUSTED_PROXIES", default_value = "", value_parser = TrustedProxies::parse)]
     pub trusted_proxies: TrustedProxies,
 
+    /// The header those proxies write the client's address in:
+    /// `x-forwarded-for` or `forwarded`; only that one is read.
+    #[arg(long, env = "LIBRIS_FORWARDED_HEADER", default_value = "x-forwarded-for", value_parser = ForwardedHeader::parse)]
+    pub forwarded_header: ForwardedHeader,
+
     /// Bearer token a Prometheus scraper reads `/metrics` with (admins'
     /// tokens work too). Default: none, admins only.
-    #[arg(long, env = "LIBRIS_METRICS_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "LIBRIS_METRICS_TOKEN", hide_env_values = true, value_parser = parse_metrics_token)]
     pub metrics_token: Option<String>,
 
     /// Password hashes computed at once (default: half the cores, at least 1).
@@ -292,6 +325,15 @@ pub fn parse_nonzero_duration(raw: &str) -> Result<Duration, String> {
     }
 }
 
+/// A scraper token must be worth guessing: an empty one would match a
+/// request that sends none.
+fn parse_metrics_token(raw: &str) -> Result<String, String> {
+    if raw.trim().chars().count() < 16 {
+        return Err("must be at least 16 characters".to_owned());
+    }
+    Ok(raw.trim().to_owned())
+}
+
 /// A bad secret stops the start, rather than every inbound request failing.
 fn parse_inbound_secret(raw: &str) -> Result<SigningKey, String> {
     SigningKey::from_secret(raw).map_err(|e| e.to_string())
@@ -390,13 +432,24 @@ mod tests {
     #[test]
     fn each_command_takes_only_its_own_options() {
         // Server options belong to serving, not to operating on the queue.
-        let misplaced: [&[&str]; 3] = [
+        let misplaced: [&[&str]; 5] = [
+            &["libris", "--port", "9000", "serve"],
             &["libris", "deliveries", "monitor", "--port", "9000"],
             &["libris", "migrate", "--webhook-timeout", "5s"],
             &["libris", "--port", "9000", "migrate"],
+            &["libris", "--webhook-timeout", "5s", "worker"],
         ];
         for argv in misplaced {
-            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
+            assert!(Cli::try_parse_checked_from(argv).is_err(), "{argv:?}");
+        }
+        // Options every command takes may come before the command.
+        let global: [&[&str]; 3] = [
+            &["libris", "--database-url", "/tmp/x.db", "migrate"],
+            &["libris", "--log-format", "json", "deliveries", "monitor"],
+            &["libris", "--db-pool-size", "2", "serve", "--port", "9000"],
+        ];
+        for argv in global {
+            assert!(Cli::try_parse_checked_from(argv).is_ok(), "{argv:?}");
         }
         let help = Cli::try_parse_from(["libris", "deliveries", "monitor", "--help"]).unwrap_err();
         let help = help.to_string();
@@ -462,6 +515,18 @@ mod tests {
             .map(|(path, arg)| format!("{path} --{}", arg.get_id()))
             .collect();
         assert!(silent.is_empty(), "options without help: {silent:?}");
+    }
+
+    #[test]
+    fn a_metrics_token_too_short_to_be_a_secret_stops_the_start() {
+        for weak in ["", "   ", "short"] {
+            assert!(
+                Cli::try_parse_from(["libris", "--metrics-token", weak]).is_err(),
+                "{weak:?}"
+            );
+        }
+        let cli = Cli::try_parse_from(["libris", "--metrics-token", "a-scraper-secret-1"]).unwrap();
+        assert!(Config::from_cli(&cli).serve.metrics_token.is_some());
     }
 
     #[test]

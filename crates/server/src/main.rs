@@ -1,7 +1,6 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
 use libris_server::config::{AdminAccount, DatabaseArgs, UsersCommand};
 use libris_server::startup::{create_admin, open_store, run_workers};
 use libris_server::workers::Wake;
@@ -10,7 +9,7 @@ use libris_store::DieselStore;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse_checked_from(std::env::args_os()).unwrap_or_else(|e| e.exit());
     telemetry::init(cli.log_format);
     telemetry::log_panics();
     let creates_database = matches!(

@@ -90,7 +90,11 @@ impl Application {
             max_body_bytes: config.serve.max_body_bytes,
             workers: config.serve.http_workers,
             blocking_threads: config.db_pool_size as usize,
-            trusted_proxies: config.serve.trusted_proxies.clone(),
+            trusted_proxies: config
+                .serve
+                .trusted_proxies
+                .clone()
+                .reading(config.serve.forwarded_header),
         };
         let server = libris_http::server(listener, state, settings)?;
         let base = format!("http://{}:{port}", config.serve.host);

@@ -28,6 +28,6 @@ pub fn log_panics() {
     std::panic::set_hook(Box::new(|info| {
         let message = info.payload_as_str().unwrap_or("(no message)");
         let location = info.location().map(ToString::to_string).unwrap_or_default();
-        tracing::error!(message, location, "panic");
+        tracing::error!(reason = message, location, "panic");
     }));
 }

@@ -11,6 +11,7 @@ use crate::connection::{on_each_backend, AnyConnection, Db};
 use crate::error::{unreadable, IntoStore};
 use crate::schema::book_logs;
 use crate::time::{naive, utc};
+use crate::CHUNK;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = book_logs)]
@@ -68,7 +69,7 @@ pub(crate) fn insert_audit_entries(
         })
         .collect();
     // SQLite limits bound parameters per statement (32,766); 7 per row.
-    for chunk in rows.chunks(1000) {
+    for chunk in rows.chunks(CHUNK) {
         let insert = diesel::insert_into(book_logs::table).values(chunk);
         on_each_backend!(conn, |c| insert.execute(c)).store()?;
     }

@@ -168,19 +168,10 @@ pub(crate) fn count_books_by(
 }
 
 pub(crate) fn recount_author(conn: &mut AnyConnection, id: AuthorId) -> Result<(), StoreError> {
-    if let AnyConnection::Postgresql(pg) = conn {
-        // Under READ COMMITTED a concurrent transaction's new book is not in
-        // our count; waiting for the author's row lock first makes the counts
-        // below see every committed change. (SQLite writers are serialised.)
-        // NO KEY UPDATE, because inserting a book holds KEY SHARE on its
-        // author: FOR UPDATE would deadlock two concurrent inserts.
-        authors::table
-            .find(id)
-            .select(authors::id)
-            .for_no_key_update()
-            .load::<i64>(pg)
-            .store()?;
-    }
+    // Under READ COMMITTED a concurrent transaction's new book is not in our
+    // count; waiting for the author's row lock first makes the counts below
+    // see every committed change.
+    hold_authors(conn, &[id])?;
     let of_author = books::table.filter(books::author_id.eq(id));
     let total: i64 = of_author.count().get_result(conn).store()?;
     let available: i64 = of_author

@@ -12,13 +12,7 @@ use crate::connection::{columns, AnyConnection, Db};
 use crate::error::{unreadable, IntoStore};
 use crate::schema::events;
 use crate::time::{naive, utc};
-
-#[diesel::declare_sql_function]
-extern "SQL" {
-    /// Characters of a text, on both backends: near enough to its bytes for
-    /// a budget.
-    fn length(x: diesel::sql_types::Text) -> diesel::sql_types::Integer;
-}
+use crate::CHUNK;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = events)]
@@ -88,9 +82,15 @@ pub(crate) fn list_events(
     page: Page,
 ) -> Result<Paged<RecordedEvent>, StoreError> {
     let count = filtered(name).count().get_result(conn).store()?;
-    // Sizes first, so that only what fits the budget is ever loaded.
+    // Sizes first, so that only what fits the budget is ever loaded. Bytes,
+    // not characters; on PostgreSQL `octet_length` reads a stored value's
+    // size without decompressing it.
+    let data_bytes = match conn {
+        AnyConnection::Postgresql(_) => "octet_length(data)",
+        AnyConnection::Sqlite(_) => "length(CAST(data AS BLOB))",
+    };
     let sizes: Vec<i32> = filtered(name)
-        .select(length(events::data))
+        .select(diesel::dsl::sql::<diesel::sql_types::Integer>(data_bytes))
         .order(events::seq.desc())
         .limit(page.limit)
         .offset(page.offset)
@@ -157,7 +157,7 @@ pub(crate) fn mark_events_dispatched(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-    for chunk in ids.chunks(1000) {
+    for chunk in ids.chunks(CHUNK) {
         diesel::update(events::table.filter(events::id.eq_any(chunk)))
             .set(events::dispatched_at.eq(Some(naive(at))))
             .execute(conn)

@@ -128,9 +128,11 @@ pub(crate) fn webhook(
 }
 
 /// Locks webhooks by ascending id until the transaction ends (PostgreSQL;
-/// SQLite's writer lock already does). FOR UPDATE, as the holder may delete
-/// one, and before any of their deliveries: a delete locks the webhook, then
-/// cascades to its deliveries, so every writer takes them in that order.
+/// SQLite's writer lock already does), before any of their deliveries: a
+/// delete locks the webhook, then cascades to its deliveries, so every writer
+/// takes them in that order. NO KEY UPDATE: writers of one webhook wait for
+/// each other, a delete (FOR UPDATE) waits for them, and fan-out's KEY SHARE
+/// does not, so recording attempts never holds up fan-out.
 pub(crate) fn hold_webhooks(conn: &mut AnyConnection, ids: &[WebhookId]) -> Result<(), StoreError> {
     if let AnyConnection::Postgresql(pg) = conn {
         let mut ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
@@ -141,7 +143,7 @@ pub(crate) fn hold_webhooks(conn: &mut AnyConnection, ids: &[WebhookId]) -> Resu
                 .filter(webhooks::id.eq_any(chunk))
                 .select(webhooks::id)
                 .order(webhooks::id)
-                .for_update()
+                .for_no_key_update()
                 .load::<String>(pg)
                 .store()?;
         }
@@ -157,6 +159,7 @@ pub(crate) fn hold_active_webhooks(conn: &mut AnyConnection) -> Result<(), Store
         webhooks::table
             .filter(webhooks::is_active.eq(true))
             .select(webhooks::id)
+            .order(webhooks::id)
             .for_key_share()
             .load::<String>(pg)
             .store()?;

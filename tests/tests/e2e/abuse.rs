@@ -88,6 +88,28 @@ async fn forwarding_headers_from_an_unconfigured_peer_do_not_escape_the_throttle
 }
 
 #[actix_web::test]
+async fn behind_a_proxy_a_client_cannot_pass_itself_off_in_the_other_header() {
+    let app = TestApp::spawn_on(default_database(), &["--trusted-proxies", "127.0.0.1"]).await;
+    app.register("ann", "ann-password").await.expect(201);
+    // The proxy writes X-Forwarded-For; the guesser's own `Forwarded`,
+    // different each time, is passed through and must not count.
+    for i in 0..6 {
+        let forged = format!("for=198.51.100.{i}");
+        let headers = [
+            ("x-forwarded-for", "203.0.113.66"),
+            ("forwarded", forged.as_str()),
+        ];
+        fail_logins(&app, "ann", 1, &headers).await;
+    }
+    let headers = [
+        ("x-forwarded-for", "203.0.113.66"),
+        ("forwarded", "for=192.0.2.99"),
+    ];
+    let (status, ..) = try_login(&app, "ann", "guess", &headers).await;
+    assert_eq!(status, 429);
+}
+
+#[actix_web::test]
 async fn behind_a_configured_proxy_each_client_is_counted_apart() {
     let app = TestApp::spawn_on(default_database(), &["--trusted-proxies", "127.0.0.1/32"]).await;
     app.register("ann", "ann-password").await.expect(201);
@@ -96,7 +118,7 @@ async fn behind_a_configured_proxy_each_client_is_counted_apart() {
     let (status, ..) = try_login(&app, "ann", "guess", &guesser).await;
     assert_eq!(status, 429);
     // Ann at her own desk, through the same proxy, is not slowed at all.
-    let desk = [("forwarded", "for=198.51.100.7;proto=https")];
+    let desk = [("x-forwarded-for", "198.51.100.7")];
     let (status, ..) = try_login(&app, "ann", "ann-password", &desk).await;
     assert_eq!(status, 200);
 }

@@ -25,12 +25,16 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 #[actix_web::test]
 async fn only_admins_and_the_scraper_token_may_read_the_metrics() {
-    let app = TestApp::spawn_on(default_database(), &["--metrics-token", "scrape-secret"]).await;
+    let app = TestApp::spawn_on(
+        default_database(),
+        &["--metrics-token", "scrape-secret-0123"],
+    )
+    .await;
     assert_eq!(scrape(&app, None).await.0, 401);
     let member = app.member("ann").await;
     assert_eq!(scrape(&app, Some(&member)).await.0, 403);
     assert_eq!(scrape(&app, Some("not-the-secret")).await.0, 401);
-    assert_eq!(scrape(&app, Some("scrape-secret")).await.0, 200);
+    assert_eq!(scrape(&app, Some("scrape-secret-0123")).await.0, 200);
     let (status, text) = scrape(&app, Some(&app.admin_token)).await;
     assert_eq!(status, 200);
     assert!(text.ends_with("# EOF\n"), "OpenMetrics text: {text}");
@@ -76,6 +80,18 @@ async fn requests_attempts_queue_and_failing_endpoints_are_counted() {
     let streak = format!(r#"libris_endpoint_failure_streak{{webhook="{hook}"}}"#);
     assert!(sample(&text, &streak).is_some_and(|n| n >= 1.0), "{text}");
     assert!(!text.contains(&failing.url()), "no URL in any label");
+    let invented = reqwest::Method::from_bytes(b"BREW").expect("a method token");
+    app.client
+        .request(invented, app.url("/api/authors/"))
+        .send()
+        .await
+        .expect("sent");
+    let (_, text) = scrape(&app, Some(&app.admin_token)).await;
+    assert!(
+        !text.contains("BREW"),
+        "an invented method is no label of its own"
+    );
+    assert!(text.contains(r#"method="OTHER""#), "{text}");
     assert!(
         !text.contains("/api/authors/999999"),
         "routes are patterns, not paths"

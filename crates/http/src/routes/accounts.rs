@@ -1,5 +1,7 @@
 //! `/api/users/`, `/api/users/me/`, `/api/auth/token/`.
 
+use std::net::IpAddr;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use libris_application::accounts::{self, LoginError, ProfileUpdate, Registration};
@@ -272,43 +274,55 @@ async fn issue_token(
     JsonBody(body): JsonBody<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
     let source = TrustedProxies::client_of(&request);
+    // A throttled login is refused before it queues for a password slot.
     if let Some(source) = source {
         state
             .logins
             .admit(source, &body.username, state.clock.now())?;
     }
-    let outcome = with_password_work(&state, {
+    let (token, account) = with_password_work(&state, {
         let state = state.clone();
-        let username = body.username.clone();
-        move || {
-            Ok::<_, ApiError>(accounts::issue_token(
-                &*state.store,
-                &*state.clock,
-                &*state.hasher,
-                &*state.tokens,
-                &username,
-                &body.password,
-            ))
-        }
+        move || checked_login(&state, source, &body.username, &body.password)
     })
     .await?;
-    if let Some(source) = source {
-        match &outcome {
-            Ok(_) => state.logins.record_success(source, &body.username),
-            Err(LoginError::InvalidCredentials) => {
-                state
-                    .logins
-                    .record_failure(source, &body.username, state.clock.now());
-            }
-            Err(LoginError::Store(_)) => {}
-        }
-    }
-    let (token, account) = outcome?;
     tracing::info!(user_id = account.user.id, "token issued");
     Ok(HttpResponse::Ok().json(TokenResponse {
         token,
         user: account.into(),
     }))
+}
+
+/// A login under the throttle, run once a password slot is held. The
+/// throttle is asked again here: guesses sent at once all passed the check
+/// made before queueing while earlier ones were still being verified. The
+/// outcome is counted before the slot is given back, so the next guess in
+/// line sees it.
+fn checked_login(
+    state: &AppState,
+    source: Option<IpAddr>,
+    username: &str,
+    password: &str,
+) -> Result<(String, Account), ApiError> {
+    let now = state.clock.now();
+    if let Some(source) = source {
+        state.logins.admit(source, username, now)?;
+    }
+    let outcome = accounts::issue_token(
+        &*state.store,
+        &*state.clock,
+        &*state.hasher,
+        &*state.tokens,
+        username,
+        password,
+    );
+    match (&outcome, source) {
+        (Ok(_), Some(source)) => state.logins.record_success(source, username),
+        (Err(LoginError::InvalidCredentials), Some(source)) => {
+            state.logins.record_failure(source, username, now);
+        }
+        _ => {}
+    }
+    Ok(outcome?)
 }
 
 /// Revokes the token the request is authenticated with (logout).

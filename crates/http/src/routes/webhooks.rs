@@ -441,6 +441,11 @@ async fn test(
         .transport
         .send(&job.request, state.clock.now().timestamp())
         .await;
+    state.metrics.observe_attempt(
+        "webhook",
+        report.outcome.name(),
+        std::time::Duration::from_millis(report.duration_ms),
+    );
     let logs = blocking(move || {
         record_attempts(
             &*state.store,
