@@ -153,6 +153,7 @@ impl LoginThrottle {
     }
 
     fn keys(&self, source: IpAddr, username: &str) -> [Key; 2] {
+        let source = network_of(source);
         [
             Key::Source(source),
             Key::Account(source, self.names.hash_one(username)),
@@ -193,6 +194,19 @@ impl LoginThrottle {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Strikes>> {
         // The map holds counts only; one a panicking thread left is usable.
         self.strikes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What counts as one source: an IPv4 address, or an IPv6 /64. A single
+/// IPv6 host usually holds a whole /64 and could take a new address for
+/// every guess; IPv4 addresses carried in IPv6 are counted as IPv4.
+fn network_of(source: IpAddr) -> IpAddr {
+    match source {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((v6.to_bits() & !u128::from(u64::MAX)).into()),
+        },
+        IpAddr::V4(_) => source,
     }
 }
 
@@ -262,6 +276,25 @@ mod tests {
         assert!(
             throttle.admit(GUESSER, "ann", at(1)).is_err(),
             "eleven failures from one source"
+        );
+    }
+
+    #[test]
+    fn an_ipv6_host_cannot_escape_by_changing_address_within_its_64() {
+        let throttle = throttle();
+        for i in 0..4u16 {
+            let address = IpAddr::V6([0x2001, 0xdb8, 0, 1, 0, 0, 0, i].into());
+            throttle.record_failure(address, "admin", at(0));
+        }
+        let fresh = IpAddr::V6([0x2001, 0xdb8, 0, 1, 0xdead, 0, 0, 9].into());
+        assert!(throttle.admit(fresh, "admin", at(0)).is_err());
+        let next_network = IpAddr::V6([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1].into());
+        assert_eq!(throttle.admit(next_network, "admin", at(0)), Ok(()));
+        let mapped: IpAddr = "::ffff:203.0.113.9".parse().unwrap();
+        fail(&throttle, GUESSER, "root", 4, at(0));
+        assert!(
+            throttle.admit(mapped, "root", at(0)).is_err(),
+            "the same IPv4 host"
         );
     }
 
