@@ -41,6 +41,16 @@ pub fn default_database() -> TestDatabase {
     }
 }
 
+/// The value of a response header that must be there, as text.
+#[track_caller]
+pub fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .expect("a text header")
+}
+
 /// A response's status and JSON body (`Null` when empty).
 #[derive(Debug)]
 pub struct Reply {

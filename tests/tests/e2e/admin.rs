@@ -1,7 +1,6 @@
 use std::collections::BTreeSet;
 
-use libris_e2e::TestApp;
-use reqwest::header::HeaderMap;
+use libris_e2e::{header, TestApp};
 
 /// The calls the admin page exists to make: login and logout, who is logged
 /// in, and the webhook pipeline's lists and actions.
@@ -19,14 +18,6 @@ const EXPECTED_CALLS: &[(&str, &str)] = &[
     ("get", "/api/events/"),
     ("get", "/api/webhooks/inbound/"),
 ];
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers
-        .get(name)
-        .unwrap_or_else(|| panic!("no {name} header"))
-        .to_str()
-        .unwrap()
-}
 
 /// GETs `path`, asserts a 200 of `content_type` with the security headers,
 /// and answers the body.

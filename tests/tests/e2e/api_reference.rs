@@ -390,14 +390,7 @@ fn operations(document: &Value) -> Vec<Operation> {
 
 async fn openapi_document() -> Value {
     let app = TestApp::spawn().await;
-    let response = app
-        .client
-        .get(app.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    app.get("/api/openapi.json", None).await.expect(200)
 }
 
 // ---------------------------------------------------------------------------

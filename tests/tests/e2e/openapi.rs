@@ -1,7 +1,7 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use libris_e2e::TestApp;
-use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use libris_e2e::{header, TestApp};
+use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -176,14 +176,6 @@ fn asset_paths(html: &str) -> Vec<String> {
         .filter(|link| *link != "/docs/")
         .map(|link| format!("/docs/{}", link.trim_start_matches("./")))
         .collect()
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers
-        .get(name)
-        .unwrap_or_else(|| panic!("no {name} header"))
-        .to_str()
-        .unwrap()
 }
 
 /// The sources a Content-Security-Policy allows for `directive`, which falls
