@@ -97,17 +97,19 @@ async fn bulk_import(
     AdminCaller(admin): AdminCaller,
     RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let values = json_items(&body)?;
-    imports::check_batch_size(state.import_limit, values.len())?;
-    let items = values.into_iter().map(read_item).collect();
+    // Parsing a body of up to 16 MiB is CPU work: it belongs on the blocking
+    // pool with the store work, not on a thread that serves other requests.
     let imported = blocking(move || {
-        imports::bulk_import(
+        let values = json_items(&body)?;
+        imports::check_batch_size(state.import_limit, values.len())?;
+        let items = values.into_iter().map(read_item).collect();
+        Ok::<_, ApiError>(imports::bulk_import(
             &*state.store,
             &*state.clock,
             &admin,
             state.import_limit,
             items,
-        )
+        )?)
     })
     .await?;
     Ok(HttpResponse::Created().json(ImportResponse {
