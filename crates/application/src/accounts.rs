@@ -40,10 +40,14 @@ pub fn register(
     let password_hash = hasher.hash(&registration.password)?;
     let at = clock.now();
     store.write_tx(|tx| {
-        if tx.username_exists(registration.username.as_str())? {
+        if tx
+            .accounts()
+            .username_exists(registration.username.as_str())?
+        {
             return Err(RegisterError::UsernameTaken);
         }
         let user = tx
+            .accounts()
             .insert_user(&NewUser {
                 username: registration.username.into_inner(),
                 email: registration.email.into_inner(),
@@ -57,7 +61,7 @@ pub fn register(
                 other => other.into(),
             })?;
         let profile = Profile::default();
-        tx.insert_profile(user.id, &profile)?;
+        tx.accounts().insert_profile(user.id, &profile)?;
         let context = EventContext {
             user: Some((&user).into()),
             at,
@@ -105,7 +109,7 @@ pub fn issue_token(
     if username.chars().any(char::is_control) {
         return Err(LoginError::InvalidCredentials);
     }
-    let credentials = store.read_tx(|tx| tx.credentials(username))?;
+    let credentials = store.read_tx(|tx| tx.accounts().credentials(username))?;
     let Some((user, hash)) = credentials else {
         hasher.verify_against_nothing(password);
         return Err(LoginError::InvalidCredentials);
@@ -117,8 +121,8 @@ pub fn issue_token(
     let digest = tokens.digest(&token);
     let at = clock.now();
     let account = store.write_tx(|tx| {
-        tx.insert_token(user.id, &digest, at)?;
-        tx.account(user.id)
+        tx.accounts().insert_token(user.id, &digest, at)?;
+        tx.accounts().account(user.id)
     })?;
     let account = account.ok_or(LoginError::InvalidCredentials)?;
     Ok((token, account))
@@ -131,7 +135,7 @@ pub fn authenticate(
     token: &str,
 ) -> Result<Option<Account>, StoreError> {
     let digest = tokens.digest(token);
-    store.read_tx(|tx| tx.account_by_token(&digest))
+    store.read_tx(|tx| tx.accounts().account_by_token(&digest))
 }
 
 /// Revokes a token; answers whether it was live.
@@ -141,7 +145,7 @@ pub fn revoke_token(
     token: &str,
 ) -> Result<bool, StoreError> {
     let digest = tokens.digest(token);
-    store.write_tx(|tx| tx.delete_token(&digest))
+    store.write_tx(|tx| tx.accounts().delete_token(&digest))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +159,7 @@ pub enum MeError {
 
 pub fn me(store: &dyn Store, caller: &Caller) -> Result<Account, MeError> {
     store
-        .read_tx(|tx| tx.account(caller.id))?
+        .read_tx(|tx| tx.accounts().account(caller.id))?
         .ok_or(MeError::Gone)
 }
 
@@ -179,8 +183,8 @@ pub fn update_profile(
     };
     store.write_tx(|tx| {
         // Updating a vanished profile touches nothing; the read says so.
-        tx.update_profile(caller.id, &changes)?;
-        tx.account(caller.id)?.ok_or(MeError::Gone)
+        tx.accounts().update_profile(caller.id, &changes)?;
+        tx.accounts().account(caller.id)?.ok_or(MeError::Gone)
     })
 }
 
@@ -189,7 +193,7 @@ pub fn list_users(
     _admin: &Admin,
     page: Page,
 ) -> Result<Paged<Account>, StoreError> {
-    store.read_tx(|tx| tx.list_accounts(page))
+    store.read_tx(|tx| tx.accounts().list_accounts(page))
 }
 
 #[cfg(test)]
@@ -228,17 +232,21 @@ mod tests {
     #[test]
     fn register_creates_user_profile_and_user_created_event_together() {
         let mut tx = MockTx::new();
-        tx.expect_username_exists()
+        tx.accounts
+            .expect_username_exists()
             .with(eq("ann"))
             .returning(|_| Ok(false));
-        tx.expect_insert_user()
+        tx.accounts
+            .expect_insert_user()
             .withf(|u| u.username == "ann" && u.password_hash == "argon2-hash" && !u.is_admin)
             .returning(|_| Ok(user(5, "ann", false)));
-        tx.expect_insert_profile()
+        tx.accounts
+            .expect_insert_profile()
             .withf(|id, profile| *id == 5 && *profile == Profile::default())
             .times(1)
             .returning(|_, _| Ok(()));
-        tx.expect_append_event()
+        tx.outbox
+            .expect_append_event()
             .withf(|e| {
                 e.name == "user.created" && e.data["id"] == 5 && e.data.get("password").is_none()
             })
@@ -254,9 +262,9 @@ mod tests {
     #[test]
     fn register_refuses_a_taken_username_and_writes_nothing() {
         let mut tx = MockTx::new();
-        tx.expect_username_exists().returning(|_| Ok(true));
-        tx.expect_insert_user().never();
-        tx.expect_append_event().never();
+        tx.accounts.expect_username_exists().returning(|_| Ok(true));
+        tx.accounts.expect_insert_user().never();
+        tx.outbox.expect_append_event().never();
         let store = MockStore::new(tx);
         let err = register(&store, &fixed_clock(), &hasher(), registration(), false).unwrap_err();
         assert!(matches!(err, RegisterError::UsernameTaken));
@@ -266,8 +274,11 @@ mod tests {
     #[test]
     fn register_maps_a_lost_race_to_username_taken() {
         let mut tx = MockTx::new();
-        tx.expect_username_exists().returning(|_| Ok(false));
-        tx.expect_insert_user()
+        tx.accounts
+            .expect_username_exists()
+            .returning(|_| Ok(false));
+        tx.accounts
+            .expect_insert_user()
             .returning(|_| Err(StoreError::UniqueViolation("users.username".into())));
         let store = MockStore::new(tx);
         let err = register(&store, &fixed_clock(), &hasher(), registration(), false).unwrap_err();
@@ -278,17 +289,19 @@ mod tests {
     fn ensure_admin_creates_once_then_leaves_the_existing_user() {
         let mut tx = MockTx::new();
         let mut exists = false;
-        tx.expect_username_exists().returning(move |_| {
+        tx.accounts.expect_username_exists().returning(move |_| {
             let answer = exists;
             exists = true;
             Ok(answer)
         });
-        tx.expect_insert_user()
+        tx.accounts
+            .expect_insert_user()
             .withf(|u| u.is_admin)
             .times(1)
             .returning(|_| Ok(user(1, "ann", true)));
-        tx.expect_insert_profile().returning(|_, _| Ok(()));
-        tx.expect_append_event()
+        tx.accounts.expect_insert_profile().returning(|_, _| Ok(()));
+        tx.outbox
+            .expect_append_event()
             .returning(|e| Ok(recorded(&e.name)));
         let store = MockStore::new(tx);
         assert!(ensure_admin(&store, &fixed_clock(), &hasher(), registration()).unwrap());
@@ -298,13 +311,16 @@ mod tests {
     #[test]
     fn issue_token_stores_only_the_digest() {
         let mut tx = MockTx::new();
-        tx.expect_credentials()
+        tx.accounts
+            .expect_credentials()
             .returning(|_| Ok(Some((user(5, "ann", false), "argon2-hash".into()))));
-        tx.expect_insert_token()
+        tx.accounts
+            .expect_insert_token()
             .withf(|id, digest, _| *id == 5 && digest == "digest(plain-token)")
             .times(1)
             .returning(|_, _, _| Ok(()));
-        tx.expect_account()
+        tx.accounts
+            .expect_account()
             .returning(|_| Ok(Some(account(5, "ann", false))));
         let store = MockStore::new(tx);
         let (token, account) = issue_token(
@@ -323,13 +339,15 @@ mod tests {
     #[test]
     fn issue_token_refuses_wrong_password_and_unknown_user_alike() {
         let mut tx = MockTx::new();
-        tx.expect_credentials()
+        tx.accounts
+            .expect_credentials()
             .with(eq("ann"))
             .returning(|_| Ok(Some((user(5, "ann", false), "argon2-hash".into()))));
-        tx.expect_credentials()
+        tx.accounts
+            .expect_credentials()
             .with(eq("bob"))
             .returning(|_| Ok(None));
-        tx.expect_insert_token().never();
+        tx.accounts.expect_insert_token().never();
         let store = MockStore::new(tx);
         for (name, password) in [
             ("ann", "wrong password"),
@@ -345,7 +363,7 @@ mod tests {
     #[test]
     fn a_login_for_an_unknown_user_still_spends_a_verification() {
         let mut tx = MockTx::new();
-        tx.expect_credentials().returning(|_| Ok(None));
+        tx.accounts.expect_credentials().returning(|_| Ok(None));
         let store = MockStore::new(tx);
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_verify().never();
@@ -361,10 +379,12 @@ mod tests {
     #[test]
     fn authenticate_and_revoke_look_up_by_digest() {
         let mut tx = MockTx::new();
-        tx.expect_account_by_token()
+        tx.accounts
+            .expect_account_by_token()
             .with(eq("digest(t)"))
             .returning(|_| Ok(Some(account(2, "member", false))));
-        tx.expect_delete_token()
+        tx.accounts
+            .expect_delete_token()
             .with(eq("digest(t)"))
             .returning(|_| Ok(true));
         let store = MockStore::new(tx);
@@ -382,9 +402,11 @@ mod tests {
     #[test]
     fn update_profile_changes_only_given_fields() {
         let mut tx = MockTx::new();
-        tx.expect_account()
+        tx.accounts
+            .expect_account()
             .returning(|_| Ok(Some(account(2, "member", false))));
-        tx.expect_update_profile()
+        tx.accounts
+            .expect_update_profile()
             .withf(|id, c| {
                 *id == 2
                     && c.bio.as_deref() == Some("reader")
@@ -406,7 +428,7 @@ mod tests {
     #[test]
     fn me_of_a_vanished_account_is_gone() {
         let mut tx = MockTx::new();
-        tx.expect_account().returning(|_| Ok(None));
+        tx.accounts.expect_account().returning(|_| Ok(None));
         let store = MockStore::new(tx);
         assert!(matches!(me(&store, &member()), Err(MeError::Gone)));
     }

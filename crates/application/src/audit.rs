@@ -12,5 +12,5 @@ pub fn list_book_logs(
     filter: &AuditFilter,
     page: Page,
 ) -> Result<Paged<AuditEntry>, StoreError> {
-    store.read_tx(|tx| tx.list_audit_entries(filter, page))
+    store.read_tx(|tx| tx.audit().list_audit_entries(filter, page))
 }

@@ -53,7 +53,7 @@ pub fn create_author(
         bio: new.bio,
     };
     store.write_tx(|tx| {
-        let author = tx.insert_author(&fields, context.at)?;
+        let author = tx.catalog().insert_author(&fields, context.at)?;
         record(
             tx,
             &context,
@@ -65,12 +65,12 @@ pub fn create_author(
 
 pub fn get_author(store: &dyn Store, id: AuthorId) -> Result<Author, AuthorError> {
     store
-        .read_tx(|tx| tx.author(id))?
+        .read_tx(|tx| tx.catalog().author(id))?
         .ok_or(AuthorError::NotFound)
 }
 
 pub fn list_authors(store: &dyn Store, page: Page) -> Result<Paged<Author>, StoreError> {
-    store.read_tx(|tx| tx.list_authors(page))
+    store.read_tx(|tx| tx.catalog().list_authors(page))
 }
 
 pub fn update_author(
@@ -82,12 +82,12 @@ pub fn update_author(
 ) -> Result<Author, AuthorError> {
     let context = context(admin, clock);
     store.write_tx(|tx| {
-        let current = tx.author(id)?.ok_or(AuthorError::NotFound)?;
+        let current = tx.catalog().author(id)?.ok_or(AuthorError::NotFound)?;
         let fields = AuthorFields {
             name: update.name.map_or(current.name, AuthorName::into_inner),
             bio: update.bio.unwrap_or(current.bio),
         };
-        let author = tx.update_author(id, &fields)?;
+        let author = tx.catalog().update_author(id, &fields)?;
         record(
             tx,
             &context,
@@ -106,12 +106,12 @@ pub fn delete_author(
 ) -> Result<(), AuthorError> {
     let context = context(admin, clock);
     store.write_tx(|tx| {
-        let author = tx.author(id)?.ok_or(AuthorError::NotFound)?;
-        let books = tx.count_books_by(id)?;
+        let author = tx.catalog().author(id)?.ok_or(AuthorError::NotFound)?;
+        let books = tx.catalog().count_books_by(id)?;
         if books > 0 {
             return Err(AuthorError::HasBooks(books));
         }
-        tx.delete_author(id)?;
+        tx.catalog().delete_author(id)?;
         record(
             tx,
             &context,
@@ -136,10 +136,12 @@ mod tests {
     #[test]
     fn create_records_author_created_with_zero_counts() {
         let mut tx = MockTx::new();
-        tx.expect_insert_author()
+        tx.catalog
+            .expect_insert_author()
             .withf(|f, _| f.name == "Ursula K. Le Guin")
             .returning(|f, _| Ok(author(3, &f.name)));
-        tx.expect_append_event()
+        tx.outbox
+            .expect_append_event()
             .withf(|e| {
                 e.name == "author.created"
                     && e.data["total_books"] == 0
@@ -163,16 +165,18 @@ mod tests {
     #[test]
     fn update_keeps_fields_not_given() {
         let mut tx = MockTx::new();
-        tx.expect_author().returning(|id| {
+        tx.catalog.expect_author().returning(|id| {
             Ok(Some(Author {
                 bio: "old bio".into(),
                 ..author(id, "Old")
             }))
         });
-        tx.expect_update_author()
+        tx.catalog
+            .expect_update_author()
             .withf(|id, f| *id == 3 && f.name == "New" && f.bio == "old bio")
             .returning(|id, f| Ok(author(id, &f.name)));
-        tx.expect_append_event()
+        tx.outbox
+            .expect_append_event()
             .withf(|e| e.name == "author.updated" && e.data["name"] == "New")
             .times(1)
             .returning(|e| Ok(recorded(&e.name)));
@@ -187,8 +191,8 @@ mod tests {
     #[test]
     fn update_or_delete_of_a_missing_author_is_not_found() {
         let mut tx = MockTx::new();
-        tx.expect_author().returning(|_| Ok(None));
-        tx.expect_append_event().never();
+        tx.catalog.expect_author().returning(|_| Ok(None));
+        tx.outbox.expect_append_event().never();
         let store = MockStore::new(tx);
         let update = update_author(
             &store,
@@ -206,10 +210,15 @@ mod tests {
     #[test]
     fn an_author_with_books_cannot_be_deleted() {
         let mut tx = MockTx::new();
-        tx.expect_author().returning(|id| Ok(Some(author(id, "A"))));
-        tx.expect_count_books_by().with(eq(3)).returning(|_| Ok(2));
-        tx.expect_delete_author().never();
-        tx.expect_append_event().never();
+        tx.catalog
+            .expect_author()
+            .returning(|id| Ok(Some(author(id, "A"))));
+        tx.catalog
+            .expect_count_books_by()
+            .with(eq(3))
+            .returning(|_| Ok(2));
+        tx.catalog.expect_delete_author().never();
+        tx.outbox.expect_append_event().never();
         let store = MockStore::new(tx);
         let err = delete_author(&store, &fixed_clock(), &admin_caller(), 3).unwrap_err();
         assert!(matches!(err, AuthorError::HasBooks(2)));
@@ -219,13 +228,17 @@ mod tests {
     #[test]
     fn delete_records_author_deleted() {
         let mut tx = MockTx::new();
-        tx.expect_author().returning(|id| Ok(Some(author(id, "A"))));
-        tx.expect_count_books_by().returning(|_| Ok(0));
-        tx.expect_delete_author()
+        tx.catalog
+            .expect_author()
+            .returning(|id| Ok(Some(author(id, "A"))));
+        tx.catalog.expect_count_books_by().returning(|_| Ok(0));
+        tx.catalog
+            .expect_delete_author()
             .with(eq(3))
             .times(1)
             .returning(|_| Ok(()));
-        tx.expect_append_event()
+        tx.outbox
+            .expect_append_event()
             .withf(|e| e.name == "author.deleted" && e.data["id"] == 3)
             .times(1)
             .returning(|e| Ok(recorded(&e.name)));

@@ -85,13 +85,20 @@ fn check_references(
         // wait for each other.
         let mut authors = vec![fields.author_id];
         authors.extend(current.map(|book| book.author_id));
-        if !tx.existing_authors(&authors)?.contains(&fields.author_id) {
+        if !tx
+            .catalog()
+            .existing_authors(&authors)?
+            .contains(&fields.author_id)
+        {
             errors.push(unknown_author());
         }
     }
     let isbn_changes = current.is_none_or(|book| book.isbn != fields.isbn);
     if let (true, Some(isbn)) = (isbn_changes, &fields.isbn) {
-        if tx.isbn_in_use(isbn, current.map(|book| book.id))? {
+        if tx
+            .catalog()
+            .isbn_in_use(isbn, current.map(|book| book.id))?
+        {
             errors.push(isbn_taken());
         }
     }
@@ -113,7 +120,7 @@ pub fn create_book(
     };
     store.write_tx(|tx| {
         check_references(tx, &fields, None)?;
-        let book = tx.insert_book(&fields, context.at)?;
+        let book = tx.catalog().insert_book(&fields, context.at)?;
         record(
             tx,
             &context,
@@ -124,7 +131,9 @@ pub fn create_book(
 }
 
 pub fn get_book(store: &dyn Store, id: BookId) -> Result<Book, BookError> {
-    store.read_tx(|tx| tx.book(id))?.ok_or(BookError::NotFound)
+    store
+        .read_tx(|tx| tx.catalog().book(id))?
+        .ok_or(BookError::NotFound)
 }
 
 pub fn list_books(
@@ -132,7 +141,7 @@ pub fn list_books(
     filter: &BookFilter,
     page: Page,
 ) -> Result<Paged<Book>, StoreError> {
-    store.read_tx(|tx| tx.list_books(filter, page))
+    store.read_tx(|tx| tx.catalog().list_books(filter, page))
 }
 
 /// What an update changes, as `{field: [old, new]}`.
@@ -171,7 +180,7 @@ pub fn update_book(
 ) -> Result<Book, BookError> {
     let context = context(admin, clock);
     store.write_tx(|tx| {
-        let current = tx.book(id)?.ok_or(BookError::NotFound)?;
+        let current = tx.catalog().book(id)?.ok_or(BookError::NotFound)?;
         let fields = BookFields {
             title: update
                 .title
@@ -183,11 +192,11 @@ pub fn update_book(
             available: update.available.unwrap_or(current.available),
         };
         check_references(tx, &fields, Some(&current))?;
-        if fields.available && !current.available && tx.open_loan(id)?.is_some() {
+        if fields.available && !current.available && tx.lending().open_loan(id)?.is_some() {
             return Err(BookError::OnLoan);
         }
         let changes = changes(&current, &fields);
-        let book = tx.update_book(id, &fields, context.at)?;
+        let book = tx.catalog().update_book(id, &fields, context.at)?;
         let event = DomainEvent::BookUpdated {
             book: BookSnapshot::from(&book),
             changes,
@@ -206,11 +215,11 @@ pub fn delete_book(
 ) -> Result<(), BookError> {
     let context = context(admin, clock);
     store.write_tx(|tx| {
-        let book = tx.book(id)?.ok_or(BookError::NotFound)?;
-        if tx.open_loan(id)?.is_some() {
+        let book = tx.catalog().book(id)?.ok_or(BookError::NotFound)?;
+        if tx.lending().open_loan(id)?.is_some() {
             return Err(BookError::OnLoan);
         }
-        tx.delete_book(id)?;
+        tx.catalog().delete_book(id)?;
         record(
             tx,
             &context,
@@ -257,7 +266,8 @@ mod tests {
 
     /// Expects the projections and the event every book change writes.
     fn expect_recorded(tx: &mut MockTx, event: &'static str, action: AuditAction, authors: &[i64]) {
-        tx.expect_insert_audit_entries()
+        tx.audit
+            .expect_insert_audit_entries()
             .withf(move |e| {
                 e.len() == 1
                     && e[0].action == action
@@ -266,12 +276,14 @@ mod tests {
             .times(1)
             .returning(|_| Ok(()));
         for author_id in authors {
-            tx.expect_recount_author()
+            tx.catalog
+                .expect_recount_author()
                 .with(eq(*author_id))
                 .times(1)
                 .returning(|_| Ok(()));
         }
-        tx.expect_append_event()
+        tx.outbox
+            .expect_append_event()
             .withf(move |e| e.name == event)
             .times(1)
             .returning(|e| Ok(recorded(&e.name)));
@@ -280,13 +292,16 @@ mod tests {
     #[test]
     fn create_writes_book_audit_statistics_and_event() {
         let mut tx = MockTx::new();
-        tx.expect_existing_authors()
+        tx.catalog
+            .expect_existing_authors()
             .withf(|ids| ids == [4])
             .returning(|ids| Ok(ids.to_vec()));
-        tx.expect_isbn_in_use()
+        tx.catalog
+            .expect_isbn_in_use()
             .with(eq("1234567890"), eq(None))
             .returning(|_, _| Ok(false));
-        tx.expect_insert_book()
+        tx.catalog
+            .expect_insert_book()
             .withf(|f, _| f.title == "Dune" && f.isbn.as_deref() == Some("1234567890"))
             .returning(|f, _| {
                 Ok(Book {
@@ -304,10 +319,12 @@ mod tests {
     #[test]
     fn create_reports_a_missing_author_and_a_taken_isbn_together() {
         let mut tx = MockTx::new();
-        tx.expect_existing_authors().returning(|_| Ok(Vec::new()));
-        tx.expect_isbn_in_use().returning(|_, _| Ok(true));
-        tx.expect_insert_book().never();
-        tx.expect_append_event().never();
+        tx.catalog
+            .expect_existing_authors()
+            .returning(|_| Ok(Vec::new()));
+        tx.catalog.expect_isbn_in_use().returning(|_, _| Ok(true));
+        tx.catalog.expect_insert_book().never();
+        tx.outbox.expect_append_event().never();
         let store = MockStore::new(tx);
         let err = create_book(&store, &fixed_clock(), &admin_caller(), new_book()).unwrap_err();
         let BookError::Invalid(errors) = err else {
@@ -321,10 +338,12 @@ mod tests {
     #[test]
     fn a_unique_violation_at_insert_is_a_taken_isbn() {
         let mut tx = MockTx::new();
-        tx.expect_existing_authors()
+        tx.catalog
+            .expect_existing_authors()
             .returning(|ids| Ok(ids.to_vec()));
-        tx.expect_isbn_in_use().returning(|_, _| Ok(false));
-        tx.expect_insert_book()
+        tx.catalog.expect_isbn_in_use().returning(|_, _| Ok(false));
+        tx.catalog
+            .expect_insert_book()
             .returning(|_, _| Err(StoreError::UniqueViolation("books.isbn".into())));
         let store = MockStore::new(tx);
         let err = create_book(&store, &fixed_clock(), &admin_caller(), new_book()).unwrap_err();
@@ -334,31 +353,39 @@ mod tests {
     #[test]
     fn moving_a_book_records_the_change_and_recounts_both_authors() {
         let mut tx = MockTx::new();
-        tx.expect_book().returning(|id| Ok(Some(book(id, 3))));
+        tx.catalog
+            .expect_book()
+            .returning(|id| Ok(Some(book(id, 3))));
         // The new author is checked, and both are held for their statistics.
-        tx.expect_existing_authors()
+        tx.catalog
+            .expect_existing_authors()
             .withf(|ids| ids == [4, 3])
             .times(1)
             .returning(|ids| Ok(ids.to_vec()));
-        tx.expect_update_book()
+        tx.catalog
+            .expect_update_book()
             .withf(|id, f, _| *id == 1 && f.author_id == 4 && f.title == "Book 1")
             .returning(|id, f, _| Ok(book(id, f.author_id)));
-        tx.expect_insert_audit_entries()
+        tx.audit
+            .expect_insert_audit_entries()
             .withf(|e| {
                 e[0].action == AuditAction::Updated
                     && e[0].details["changes"]["author_id"] == json!([3, 4])
             })
             .times(1)
             .returning(|_| Ok(()));
-        tx.expect_recount_author()
+        tx.catalog
+            .expect_recount_author()
             .with(eq(3))
             .times(1)
             .returning(|_| Ok(()));
-        tx.expect_recount_author()
+        tx.catalog
+            .expect_recount_author()
             .with(eq(4))
             .times(1)
             .returning(|_| Ok(()));
-        tx.expect_append_event()
+        tx.outbox
+            .expect_append_event()
             .withf(|e| e.name == "book.updated" && e.data["changes"]["author_id"] == json!([3, 4]))
             .times(1)
             .returning(|e| Ok(recorded(&e.name)));
@@ -373,15 +400,16 @@ mod tests {
     #[test]
     fn an_update_rechecks_only_the_references_it_changes() {
         let mut tx = MockTx::new();
-        tx.expect_book().returning(|id| {
+        tx.catalog.expect_book().returning(|id| {
             Ok(Some(Book {
                 isbn: Some("1234567890".into()),
                 ..book(id, 3)
             }))
         });
-        tx.expect_existing_authors().never();
-        tx.expect_isbn_in_use().never();
-        tx.expect_update_book()
+        tx.catalog.expect_existing_authors().never();
+        tx.catalog.expect_isbn_in_use().never();
+        tx.catalog
+            .expect_update_book()
             .withf(|_, f, _| f.title == "Renamed" && f.author_id == 3)
             .returning(|id, f, _| {
                 Ok(Book {
@@ -401,13 +429,17 @@ mod tests {
     #[test]
     fn an_update_checks_the_isbn_against_other_books_only() {
         let mut tx = MockTx::new();
-        tx.expect_book().returning(|id| Ok(Some(book(id, 3))));
-        tx.expect_existing_authors()
+        tx.catalog
+            .expect_book()
+            .returning(|id| Ok(Some(book(id, 3))));
+        tx.catalog
+            .expect_existing_authors()
             .returning(|ids| Ok(ids.to_vec()));
-        tx.expect_isbn_in_use()
+        tx.catalog
+            .expect_isbn_in_use()
             .with(eq("9780306406157"), eq(Some(1)))
             .returning(|_, _| Ok(true));
-        tx.expect_update_book().never();
+        tx.catalog.expect_update_book().never();
         let store = MockStore::new(tx);
         let update = BookUpdate {
             isbn: Some(Some(Isbn::parse("978-0-306-40615-7").unwrap())),
@@ -420,18 +452,21 @@ mod tests {
     #[test]
     fn a_book_on_loan_cannot_be_marked_available_or_deleted() {
         let mut tx = MockTx::new();
-        tx.expect_book().returning(|id| {
+        tx.catalog.expect_book().returning(|id| {
             Ok(Some(Book {
                 available: false,
                 ..book(id, 3)
             }))
         });
-        tx.expect_existing_authors()
+        tx.catalog
+            .expect_existing_authors()
             .returning(|ids| Ok(ids.to_vec()));
-        tx.expect_open_loan().returning(|id| Ok(Some(loan(id))));
-        tx.expect_update_book().never();
-        tx.expect_delete_book().never();
-        tx.expect_append_event().never();
+        tx.lending
+            .expect_open_loan()
+            .returning(|id| Ok(Some(loan(id))));
+        tx.catalog.expect_update_book().never();
+        tx.catalog.expect_delete_book().never();
+        tx.outbox.expect_append_event().never();
         let store = MockStore::new(tx);
         let update = BookUpdate {
             available: Some(true),
@@ -446,9 +481,12 @@ mod tests {
     #[test]
     fn delete_writes_audit_statistics_and_event() {
         let mut tx = MockTx::new();
-        tx.expect_book().returning(|id| Ok(Some(book(id, 3))));
-        tx.expect_open_loan().returning(|_| Ok(None));
-        tx.expect_delete_book()
+        tx.catalog
+            .expect_book()
+            .returning(|id| Ok(Some(book(id, 3))));
+        tx.lending.expect_open_loan().returning(|_| Ok(None));
+        tx.catalog
+            .expect_delete_book()
             .with(eq(1))
             .times(1)
             .returning(|_| Ok(()));
@@ -461,7 +499,7 @@ mod tests {
     #[test]
     fn missing_books_are_not_found() {
         let mut tx = MockTx::new();
-        tx.expect_book().returning(|_| Ok(None));
+        tx.catalog.expect_book().returning(|_| Ok(None));
         let store = MockStore::new(tx);
         assert!(matches!(get_book(&store, 1), Err(BookError::NotFound)));
         assert!(matches!(
@@ -483,14 +521,17 @@ mod tests {
     #[test]
     fn a_failure_after_the_event_rolls_everything_back() {
         let mut tx = MockTx::new();
-        tx.expect_existing_authors()
+        tx.catalog
+            .expect_existing_authors()
             .returning(|ids| Ok(ids.to_vec()));
-        tx.expect_isbn_in_use().returning(|_, _| Ok(false));
-        tx.expect_insert_book()
+        tx.catalog.expect_isbn_in_use().returning(|_, _| Ok(false));
+        tx.catalog
+            .expect_insert_book()
             .returning(|f, _| Ok(book(1, f.author_id)));
-        tx.expect_insert_audit_entries().returning(|_| Ok(()));
-        tx.expect_recount_author().returning(|_| Ok(()));
-        tx.expect_append_event()
+        tx.audit.expect_insert_audit_entries().returning(|_| Ok(()));
+        tx.catalog.expect_recount_author().returning(|_| Ok(()));
+        tx.outbox
+            .expect_append_event()
             .returning(|_| Err(StoreError::Unexpected("outbox write failed".into())));
         let store = MockStore::new(tx);
         let err = create_book(&store, &fixed_clock(), &admin_caller(), new_book()).unwrap_err();

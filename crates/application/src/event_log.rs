@@ -15,7 +15,7 @@ pub fn list_events(
     name: Option<String>,
     page: Page,
 ) -> Result<Paged<RecordedEvent>, StoreError> {
-    store.read_tx(|tx| tx.list_events(name.clone(), page))
+    store.read_tx(|tx| tx.outbox().list_events(name.clone(), page))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,8 +69,9 @@ mod tests {
     #[test]
     fn a_custom_event_is_appended_with_its_data_and_no_projection() {
         let mut tx = MockTx::new();
-        tx.expect_insert_audit_entries().never();
-        tx.expect_append_event()
+        tx.audit.expect_insert_audit_entries().never();
+        tx.outbox
+            .expect_append_event()
             .withf(|e| e.name == "member.greeted" && e.data == json!({"who": "ann"}))
             .times(1)
             .returning(|e| Ok(recorded(&e.name)));
@@ -92,7 +93,8 @@ mod tests {
             publish_custom_event(&store, &fixed_clock(), &admin, name.clone(), over).unwrap_err();
         assert!(matches!(err, CustomEventError::Invalid(e) if e.0[0].field == "data"));
         let mut tx = MockTx::new();
-        tx.expect_append_event()
+        tx.outbox
+            .expect_append_event()
             .times(1)
             .returning(|e| Ok(recorded(&e.name)));
         let store = MockStore::new(tx);

@@ -146,16 +146,18 @@ pub fn record(
         for projection in handler.project(event, context) {
             match projection {
                 Projection::Audit(entry) => audit_entries.push(entry),
-                Projection::RecountAuthor(author_id) => tx.recount_author(author_id)?,
-                Projection::RecountMemberLoans(user_id) => tx.recount_member_loans(user_id)?,
+                Projection::RecountAuthor(author_id) => tx.catalog().recount_author(author_id)?,
+                Projection::RecountMemberLoans(user_id) => {
+                    tx.accounts().recount_member_loans(user_id)?
+                }
             }
         }
         // One write for all of them: a bulk import audits thousands of books.
         if !audit_entries.is_empty() {
-            tx.insert_audit_entries(&audit_entries)?;
+            tx.audit().insert_audit_entries(&audit_entries)?;
         }
     }
-    tx.append_event(&NewEvent {
+    tx.outbox().append_event(&NewEvent {
         name: event.name().to_owned(),
         data: event.data(),
         user: context.user.clone(),
@@ -238,17 +240,20 @@ mod tests {
     fn record_applies_projections_then_appends_the_event() {
         let mut tx = MockTx::new();
         let mut seq = mockall::Sequence::new();
-        tx.expect_insert_audit_entries()
+        tx.audit
+            .expect_insert_audit_entries()
             .withf(|e| e.len() == 1 && e[0].action == AuditAction::Created && e[0].book_id == 1)
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(()));
-        tx.expect_recount_author()
+        tx.catalog
+            .expect_recount_author()
             .with(eq(4))
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(()));
-        tx.expect_append_event()
+        tx.outbox
+            .expect_append_event()
             .withf(|e| e.name == "book.created" && e.data["author_id"] == 4)
             .times(1)
             .in_sequence(&mut seq)
@@ -260,9 +265,10 @@ mod tests {
     #[test]
     fn a_failing_handler_stops_before_the_event_is_appended() {
         let mut tx = MockTx::new();
-        tx.expect_insert_audit_entries()
+        tx.audit
+            .expect_insert_audit_entries()
             .returning(|_| Err(StoreError::Unexpected("disk full".into())));
-        tx.expect_append_event().never();
+        tx.outbox.expect_append_event().never();
         let event = DomainEvent::BookDeleted(book_snapshot(1, 4));
         assert!(record(&mut tx, &context(), &event).is_err());
     }

@@ -118,9 +118,13 @@ fn check_against_catalog(
     let mut author_ids: Vec<i64> = items.iter().filter_map(|i| i.author_id).collect();
     author_ids.sort_unstable();
     author_ids.dedup();
-    let existing: HashSet<i64> = tx.existing_authors(&author_ids)?.into_iter().collect();
+    let existing: HashSet<i64> = tx
+        .catalog()
+        .existing_authors(&author_ids)?
+        .into_iter()
+        .collect();
     let isbns: Vec<String> = items.iter().filter_map(|i| i.isbn.clone()).collect();
-    let taken: HashSet<String> = tx.isbns_in_use(&isbns)?.into_iter().collect();
+    let taken: HashSet<String> = tx.catalog().isbns_in_use(&isbns)?.into_iter().collect();
     for (index, item) in items.iter().enumerate() {
         if item.author_id.is_some_and(|id| !existing.contains(&id)) {
             errors.push(FieldError::new("author_id", "no author with this id").at(index));
@@ -177,11 +181,16 @@ pub fn bulk_import(
             return Err(ImportError::Invalid(errors));
         }
         let books = books(parsed);
-        let import = tx.insert_import(&user, books.len() as i64, context.at)?;
-        let inserted = tx.insert_books(&books, context.at).map_err(|e| match e {
-            StoreError::UniqueViolation(_) => ImportError::IsbnTaken,
-            other => other.into(),
-        })?;
+        let import = tx
+            .catalog()
+            .insert_import(&user, books.len() as i64, context.at)?;
+        let inserted = tx
+            .catalog()
+            .insert_books(&books, context.at)
+            .map_err(|e| match e {
+                StoreError::UniqueViolation(_) => ImportError::IsbnTaken,
+                other => other.into(),
+            })?;
         let event = DomainEvent::BooksBulkImported {
             import_id: import.id,
             user: user.clone(),
@@ -207,7 +216,7 @@ pub fn list_imports(
     _admin: &Admin,
     page: Page,
 ) -> Result<Paged<ImportRecord>, StoreError> {
-    store.read_tx(|tx| tx.list_imports(page))
+    store.read_tx(|tx| tx.catalog().list_imports(page))
 }
 
 #[cfg(test)]
@@ -242,10 +251,12 @@ mod tests {
     #[test]
     fn a_valid_batch_writes_books_import_audits_recounts_and_one_event() {
         let mut tx = MockTx::new();
-        tx.expect_existing_authors()
+        tx.catalog
+            .expect_existing_authors()
             .returning(|ids| Ok(ids.to_vec()));
-        tx.expect_isbns_in_use().returning(|_| Ok(vec![]));
-        tx.expect_insert_import()
+        tx.catalog.expect_isbns_in_use().returning(|_| Ok(vec![]));
+        tx.catalog
+            .expect_insert_import()
             .withf(|u, count, _| u.id == 1 && *count == 3)
             .returning(|user, count, at| {
                 Ok(ImportRecord {
@@ -255,7 +266,8 @@ mod tests {
                     created_at: at,
                 })
             });
-        tx.expect_insert_books()
+        tx.catalog
+            .expect_insert_books()
             .withf(|books, _| books.len() == 3 && books[1].isbn.as_deref() == Some("1234567890"))
             .returning(|books, _| {
                 Ok(books
@@ -267,7 +279,8 @@ mod tests {
                     })
                     .collect())
             });
-        tx.expect_insert_audit_entries()
+        tx.audit
+            .expect_insert_audit_entries()
             .withf(|e| {
                 e.len() == 3
                     && e.iter()
@@ -275,8 +288,12 @@ mod tests {
             })
             .times(1)
             .returning(|_| Ok(()));
-        tx.expect_recount_author().times(2).returning(|_| Ok(()));
-        tx.expect_append_event()
+        tx.catalog
+            .expect_recount_author()
+            .times(2)
+            .returning(|_| Ok(()));
+        tx.outbox
+            .expect_append_event()
             .withf(|e| {
                 e.name == "books.bulk_imported"
                     && e.data["count"] == 3
@@ -304,12 +321,15 @@ mod tests {
     #[test]
     fn every_bad_item_is_named_and_nothing_is_written() {
         let mut tx = MockTx::new();
-        tx.expect_existing_authors().returning(|_| Ok(vec![1]));
-        tx.expect_isbns_in_use()
+        tx.catalog
+            .expect_existing_authors()
+            .returning(|_| Ok(vec![1]));
+        tx.catalog
+            .expect_isbns_in_use()
             .returning(|_| Ok(vec!["9780306406157".into()]));
-        tx.expect_insert_import().never();
-        tx.expect_insert_books().never();
-        tx.expect_append_event().never();
+        tx.catalog.expect_insert_import().never();
+        tx.catalog.expect_insert_books().never();
+        tx.outbox.expect_append_event().never();
         let store = MockStore::new(tx);
         let items = vec![
             item("Good", 1, Some("1234567890")),
@@ -343,12 +363,13 @@ mod tests {
     #[test]
     fn unreadable_items_and_fields_are_named_with_the_other_problems_in_item_order() {
         let mut tx = MockTx::new();
-        tx.expect_existing_authors()
+        tx.catalog
+            .expect_existing_authors()
             .withf(|ids| ids == [1, 5])
             .returning(|_| Ok(vec![1]));
-        tx.expect_isbns_in_use().returning(|_| Ok(vec![]));
-        tx.expect_insert_import().never();
-        tx.expect_insert_books().never();
+        tx.catalog.expect_isbns_in_use().returning(|_| Ok(vec![]));
+        tx.catalog.expect_insert_import().never();
+        tx.catalog.expect_insert_books().never();
         let store = MockStore::new(tx);
         let items = vec![
             Err(unreadable("item")),
@@ -402,20 +423,24 @@ mod tests {
     #[test]
     fn a_race_for_an_isbn_at_insert_fails_the_whole_import() {
         let mut tx = MockTx::new();
-        tx.expect_existing_authors()
+        tx.catalog
+            .expect_existing_authors()
             .returning(|ids| Ok(ids.to_vec()));
-        tx.expect_isbns_in_use().returning(|_| Ok(vec![]));
-        tx.expect_insert_import().returning(|user, count, _| {
-            Ok(ImportRecord {
-                id: 1,
-                user: user.clone(),
-                count,
-                created_at: at(0),
-            })
-        });
-        tx.expect_insert_books()
+        tx.catalog.expect_isbns_in_use().returning(|_| Ok(vec![]));
+        tx.catalog
+            .expect_insert_import()
+            .returning(|user, count, _| {
+                Ok(ImportRecord {
+                    id: 1,
+                    user: user.clone(),
+                    count,
+                    created_at: at(0),
+                })
+            });
+        tx.catalog
+            .expect_insert_books()
             .returning(|_, _| Err(StoreError::UniqueViolation("books.isbn".into())));
-        tx.expect_append_event().never();
+        tx.outbox.expect_append_event().never();
         let store = MockStore::new(tx);
         let err = import(&store, vec![item("A", 1, Some("1234567890"))]).unwrap_err();
         assert!(matches!(err, ImportError::IsbnTaken));

@@ -47,6 +47,7 @@ pub struct LoanOutcome {
 
 fn member(tx: &mut dyn Tx, user_id: i64) -> Result<UserRef, LendingError> {
     let account = tx
+        .accounts()
         .account(user_id)?
         .ok_or_else(|| StoreError::Unexpected(format!("loan of unknown user {user_id}")))?;
     Ok(UserRef::from(&account.user))
@@ -64,7 +65,7 @@ pub fn borrow_book(
 ) -> Result<LoanOutcome, LendingError> {
     let at = clock.now();
     let outcome = store.write_tx(|tx| {
-        let book = tx.book(book_id)?.ok_or(LendingError::NotFound)?;
+        let book = tx.catalog().book(book_id)?.ok_or(LendingError::NotFound)?;
         if !book.available {
             return Err(LendingError::NotAvailable);
         }
@@ -75,12 +76,12 @@ pub fn borrow_book(
             borrowed_at: at,
             due_at: at + policy.loan_period,
         };
-        let loan = tx.insert_loan(&new).map_err(|e| match e {
+        let loan = tx.lending().insert_loan(&new).map_err(|e| match e {
             // Another borrow of this copy committed first.
             StoreError::UniqueViolation(_) => LendingError::NotAvailable,
             other => other.into(),
         })?;
-        let book = tx.set_book_available(book_id, false, at)?;
+        let book = tx.lending().set_book_available(book_id, false, at)?;
         let event = DomainEvent::BookBorrowed {
             book: BookSnapshot::from(&book),
             user: caller.user_ref(),
@@ -112,13 +113,16 @@ pub fn return_book(
 ) -> Result<LoanOutcome, LendingError> {
     let at = clock.now();
     let outcome = store.write_tx(|tx| {
-        tx.book(book_id)?.ok_or(LendingError::NotFound)?;
-        let open = tx.open_loan(book_id)?.ok_or(LendingError::NoOpenLoan)?;
+        tx.catalog().book(book_id)?.ok_or(LendingError::NotFound)?;
+        let open = tx
+            .lending()
+            .open_loan(book_id)?
+            .ok_or(LendingError::NoOpenLoan)?;
         if open.user_id != caller.id && !caller.is_admin {
             return Err(LendingError::NoOpenLoan);
         }
-        let loan = tx.close_loan(open.id, at)?;
-        let book = tx.set_book_available(book_id, true, at)?;
+        let loan = tx.lending().close_loan(open.id, at)?;
+        let book = tx.lending().set_book_available(book_id, true, at)?;
         let event = DomainEvent::BookReturned {
             book: BookSnapshot::from(&book),
             user: member(tx, loan.user_id)?,
@@ -147,7 +151,7 @@ pub fn my_loans(store: &dyn Store, caller: &Caller, page: Page) -> Result<Paged<
         user_id: Some(caller.id),
         ..LoanFilter::default()
     };
-    store.read_tx(|tx| tx.list_loans(&filter, page))
+    store.read_tx(|tx| tx.lending().list_loans(&filter, page))
 }
 
 /// Filters of the admins' loan list; `overdue` means open and past due now.
@@ -173,7 +177,7 @@ pub fn list_loans(
         open: query.open,
         overdue_at: query.overdue.then_some(now),
     };
-    store.read_tx(|tx| tx.list_loans(&filter, page))
+    store.read_tx(|tx| tx.lending().list_loans(&filter, page))
 }
 
 #[cfg(test)]
@@ -205,19 +209,23 @@ mod tests {
         action: AuditAction,
         member: i64,
     ) {
-        tx.expect_insert_audit_entries()
+        tx.audit
+            .expect_insert_audit_entries()
             .withf(move |e| e.len() == 1 && e[0].action == action)
             .times(1)
             .returning(|_| Ok(()));
-        tx.expect_recount_author()
+        tx.catalog
+            .expect_recount_author()
             .with(eq(3))
             .times(1)
             .returning(|_| Ok(()));
-        tx.expect_recount_member_loans()
+        tx.accounts
+            .expect_recount_member_loans()
             .with(eq(member))
             .times(1)
             .returning(|_| Ok(()));
-        tx.expect_append_event()
+        tx.outbox
+            .expect_append_event()
             .withf(move |e| {
                 e.name == event && e.data["user"]["id"] == member && e.data["loan"]["id"] == 7
             })
@@ -228,13 +236,17 @@ mod tests {
     #[test]
     fn borrowing_opens_a_loan_for_the_period_and_records_book_borrowed() {
         let mut tx = MockTx::new();
-        tx.expect_book().returning(|id| Ok(Some(book(id, 3))));
-        tx.expect_insert_loan()
+        tx.catalog
+            .expect_book()
+            .returning(|id| Ok(Some(book(id, 3))));
+        tx.lending
+            .expect_insert_loan()
             .withf(|l| {
                 l.book_id == 1 && l.user_id == 2 && l.due_at - l.borrowed_at == Duration::days(14)
             })
             .returning(|l| Ok(loan(7, l.book_id, l.user_id, false)));
-        tx.expect_set_book_available()
+        tx.lending
+            .expect_set_book_available()
             .with(eq(1), eq(false), eq(at(0)))
             .returning(|id, available, _| {
                 Ok(Book {
@@ -260,15 +272,15 @@ mod tests {
     #[test]
     fn an_unavailable_or_missing_book_cannot_be_borrowed() {
         let mut tx = MockTx::new();
-        tx.expect_book().with(eq(1)).returning(|id| {
+        tx.catalog.expect_book().with(eq(1)).returning(|id| {
             Ok(Some(Book {
                 available: false,
                 ..book(id, 3)
             }))
         });
-        tx.expect_book().with(eq(2)).returning(|_| Ok(None));
-        tx.expect_insert_loan().never();
-        tx.expect_append_event().never();
+        tx.catalog.expect_book().with(eq(2)).returning(|_| Ok(None));
+        tx.lending.expect_insert_loan().never();
+        tx.outbox.expect_append_event().never();
         let store = MockStore::new(tx);
         let borrow = |id| {
             borrow_book(
@@ -286,13 +298,15 @@ mod tests {
     #[test]
     fn losing_the_race_for_the_last_copy_is_not_available() {
         let mut tx = MockTx::new();
-        tx.expect_book().returning(|id| Ok(Some(book(id, 3))));
-        tx.expect_insert_loan().returning(|_| {
+        tx.catalog
+            .expect_book()
+            .returning(|id| Ok(Some(book(id, 3))));
+        tx.lending.expect_insert_loan().returning(|_| {
             Err(StoreError::UniqueViolation(
                 "loans_one_open_per_book".into(),
             ))
         });
-        tx.expect_append_event().never();
+        tx.outbox.expect_append_event().never();
         let store = MockStore::new(tx);
         let err = borrow_book(
             &store,
@@ -309,18 +323,21 @@ mod tests {
     #[test]
     fn returning_closes_the_loan_and_records_book_returned() {
         let mut tx = MockTx::new();
-        tx.expect_book().returning(|id| {
+        tx.catalog.expect_book().returning(|id| {
             Ok(Some(Book {
                 available: false,
                 ..book(id, 3)
             }))
         });
-        tx.expect_open_loan()
+        tx.lending
+            .expect_open_loan()
             .returning(|id| Ok(Some(loan(7, id, 2, false))));
-        tx.expect_close_loan()
+        tx.lending
+            .expect_close_loan()
             .with(eq(7), eq(at(0)))
             .returning(|id, _| Ok(loan(id, 1, 2, true)));
-        tx.expect_set_book_available()
+        tx.lending
+            .expect_set_book_available()
             .with(eq(1), eq(true), eq(at(0)))
             .returning(|id, available, _| {
                 Ok(Book {
@@ -328,7 +345,8 @@ mod tests {
                     ..book(id, 3)
                 })
             });
-        tx.expect_account()
+        tx.accounts
+            .expect_account()
             .with(eq(2))
             .returning(|id| Ok(Some(account(id, "member", false))));
         expect_lending_projections(&mut tx, "book.returned", AuditAction::Returned, 2);
@@ -341,19 +359,25 @@ mod tests {
     #[test]
     fn an_admin_returns_a_members_loan_and_the_borrower_is_counted() {
         let mut tx = MockTx::new();
-        tx.expect_book().returning(|id| Ok(Some(book(id, 3))));
-        tx.expect_open_loan()
+        tx.catalog
+            .expect_book()
+            .returning(|id| Ok(Some(book(id, 3))));
+        tx.lending
+            .expect_open_loan()
             .returning(|id| Ok(Some(loan(7, id, 2, false))));
-        tx.expect_close_loan()
+        tx.lending
+            .expect_close_loan()
             .returning(|id, _| Ok(loan(id, 1, 2, true)));
-        tx.expect_set_book_available()
+        tx.lending
+            .expect_set_book_available()
             .returning(|id, available, _| {
                 Ok(Book {
                     available,
                     ..book(id, 3)
                 })
             });
-        tx.expect_account()
+        tx.accounts
+            .expect_account()
             .with(eq(2))
             .returning(|id| Ok(Some(account(id, "member", false))));
         expect_lending_projections(&mut tx, "book.returned", AuditAction::Returned, 2);
@@ -364,13 +388,19 @@ mod tests {
     #[test]
     fn a_member_cannot_return_someone_elses_loan_or_a_book_not_on_loan() {
         let mut tx = MockTx::new();
-        tx.expect_book().returning(|id| Ok(Some(book(id, 3))));
-        tx.expect_open_loan()
+        tx.catalog
+            .expect_book()
+            .returning(|id| Ok(Some(book(id, 3))));
+        tx.lending
+            .expect_open_loan()
             .with(eq(1))
             .returning(|id| Ok(Some(loan(7, id, 99, false))));
-        tx.expect_open_loan().with(eq(2)).returning(|_| Ok(None));
-        tx.expect_close_loan().never();
-        tx.expect_append_event().never();
+        tx.lending
+            .expect_open_loan()
+            .with(eq(2))
+            .returning(|_| Ok(None));
+        tx.lending.expect_close_loan().never();
+        tx.outbox.expect_append_event().never();
         let store = MockStore::new(tx);
         for book_id in [1, 2] {
             let err = return_book(&store, &fixed_clock(), &member_caller(), book_id).unwrap_err();
@@ -381,7 +411,8 @@ mod tests {
     #[test]
     fn overdue_means_open_and_due_before_now() {
         let mut tx = MockTx::new();
-        tx.expect_list_loans()
+        tx.lending
+            .expect_list_loans()
             .withf(|f, _| f.overdue_at == Some(at(0)) && f.user_id == Some(2) && f.open.is_none())
             .times(1)
             .returning(|_, _| {

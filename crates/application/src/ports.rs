@@ -245,12 +245,25 @@ pub struct NewEvent {
     pub at: DateTime<Utc>,
 }
 
-/// The unit of work: every read and write a use case makes inside one
-/// transaction. A method that returns `Option` answers `None` for a missing
-/// row; writes to a missing row are the caller's bug and may be `Unexpected`.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+/// A unit of work: the ports of every aggregate, over one transaction, so a
+/// use case asks only for what it uses (`tx.catalog().insert_book(..)`) and
+/// its mock stays short. Methods that return `Option` answer `None` for a
+/// missing row; a write to a missing row is the caller's bug and may be
+/// `Unexpected`.
 pub trait Tx {
-    // Accounts.
+    fn accounts(&mut self) -> &mut dyn Accounts;
+    fn catalog(&mut self) -> &mut dyn Catalog;
+    fn lending(&mut self) -> &mut dyn Lending;
+    fn subscriptions(&mut self) -> &mut dyn Subscriptions;
+    fn deliveries(&mut self) -> &mut dyn Deliveries;
+    fn inbound(&mut self) -> &mut dyn Inbound;
+    fn audit(&mut self) -> &mut dyn AuditLog;
+    fn outbox(&mut self) -> &mut dyn Outbox;
+}
+
+/// Members, their profiles and their bearer tokens.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Accounts {
     /// `UniqueViolation` when the username is taken.
     fn insert_user(&mut self, user: &NewUser) -> Result<User, StoreError>;
     fn insert_profile(&mut self, user_id: UserId, profile: &Profile) -> Result<(), StoreError>;
@@ -275,8 +288,11 @@ pub trait Tx {
     fn account_by_token(&mut self, digest: &str) -> Result<Option<Account>, StoreError>;
     /// `true` when a token was revoked.
     fn delete_token(&mut self, digest: &str) -> Result<bool, StoreError>;
+}
 
-    // Authors.
+/// Authors, books and bulk imports.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Catalog {
     fn insert_author(
         &mut self,
         fields: &AuthorFields,
@@ -290,8 +306,6 @@ pub trait Tx {
     /// Sets the author's `total_books` and `available_books` from the books
     /// table, so the counts are true whatever happened before.
     fn recount_author(&mut self, id: AuthorId) -> Result<(), StoreError>;
-
-    // Books.
     /// `UniqueViolation` when the ISBN is taken.
     fn insert_book(&mut self, fields: &BookFields, at: DateTime<Utc>) -> Result<Book, StoreError>;
     fn book(&mut self, id: BookId) -> Result<Option<Book>, StoreError>;
@@ -306,24 +320,6 @@ pub trait Tx {
     fn list_books(&mut self, filter: &BookFilter, page: Page) -> Result<Paged<Book>, StoreError>;
     /// Whether another book than `except` has this ISBN.
     fn isbn_in_use(&mut self, isbn: &str, except: Option<BookId>) -> Result<bool, StoreError>;
-
-    // Loans.
-    /// The book's loan that has not been returned, if any.
-    fn open_loan(&mut self, book_id: BookId) -> Result<Option<Loan>, StoreError>;
-
-    /// `UniqueViolation` when the book already has an open loan.
-    fn insert_loan(&mut self, loan: &NewLoan) -> Result<Loan, StoreError>;
-    /// Sets the loan's `returned_at`.
-    fn close_loan(&mut self, loan_id: LoanId, at: DateTime<Utc>) -> Result<Loan, StoreError>;
-    fn set_book_available(
-        &mut self,
-        book_id: BookId,
-        available: bool,
-        at: DateTime<Utc>,
-    ) -> Result<Book, StoreError>;
-    fn list_loans(&mut self, filter: &LoanFilter, page: Page) -> Result<Paged<Loan>, StoreError>;
-
-    // Bulk import.
     /// Which of `ids` are authors.
     fn existing_authors(&mut self, ids: &[AuthorId]) -> Result<Vec<AuthorId>, StoreError>;
     /// Which of `isbns` some book already has.
@@ -342,8 +338,29 @@ pub trait Tx {
         at: DateTime<Utc>,
     ) -> Result<Vec<Book>, StoreError>;
     fn list_imports(&mut self, page: Page) -> Result<Paged<ImportRecord>, StoreError>;
+}
 
-    // Webhook subscriptions.
+/// Loans and the availability they change.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Lending {
+    /// The book's loan that has not been returned, if any.
+    fn open_loan(&mut self, book_id: BookId) -> Result<Option<Loan>, StoreError>;
+    /// `UniqueViolation` when the book already has an open loan.
+    fn insert_loan(&mut self, loan: &NewLoan) -> Result<Loan, StoreError>;
+    /// Sets the loan's `returned_at`.
+    fn close_loan(&mut self, loan_id: LoanId, at: DateTime<Utc>) -> Result<Loan, StoreError>;
+    fn set_book_available(
+        &mut self,
+        book_id: BookId,
+        available: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Book, StoreError>;
+    fn list_loans(&mut self, filter: &LoanFilter, page: Page) -> Result<Paged<Loan>, StoreError>;
+}
+
+/// Webhook subscriptions and their endpoint health.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Subscriptions {
     fn insert_webhook(
         &mut self,
         fields: &WebhookFields,
@@ -369,13 +386,11 @@ pub trait Tx {
         webhook: &Webhook,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+}
 
-    // Deliveries.
-    /// Up to `limit` events fan-out has not handled, oldest first; on
-    /// PostgreSQL locked `SKIP LOCKED`, so instances share the work.
-    fn claim_undispatched_events(&mut self, limit: i64) -> Result<Vec<RecordedEvent>, StoreError>;
-    fn mark_events_dispatched(&mut self, ids: &[Uuid], at: DateTime<Utc>)
-        -> Result<(), StoreError>;
+/// The webhook queue: deliveries and the attempt log.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Deliveries {
     fn insert_deliveries(
         &mut self,
         deliveries: &[NewDelivery],
@@ -437,8 +452,11 @@ pub trait Tx {
         filter: &AttemptLogFilter,
         page: Page,
     ) -> Result<Paged<AttemptLog>, StoreError>;
+}
 
-    // Inbound webhooks.
+/// Webhooks received from other systems.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Inbound {
     fn inbound_message_exists(&mut self, message_id: &str) -> Result<bool, StoreError>;
     /// `UniqueViolation` when an event with this message id is stored.
     fn insert_inbound_event(&mut self, event: &NewInboundEvent)
@@ -448,16 +466,27 @@ pub trait Tx {
         filter: &InboundFilter,
         page: Page,
     ) -> Result<Paged<InboundEvent>, StoreError>;
+}
 
-    // Audit log.
+/// The audit log of book changes.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait AuditLog {
     fn insert_audit_entries(&mut self, entries: &[NewAuditEntry]) -> Result<(), StoreError>;
     fn list_audit_entries(
         &mut self,
         filter: &AuditFilter,
         page: Page,
     ) -> Result<Paged<AuditEntry>, StoreError>;
+}
 
-    // Outbox.
+/// The event log every change appends to, and its dispatch marks.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Outbox {
+    /// Up to `limit` events fan-out has not handled, oldest first; on
+    /// PostgreSQL locked `SKIP LOCKED`, so instances share the work.
+    fn claim_undispatched_events(&mut self, limit: i64) -> Result<Vec<RecordedEvent>, StoreError>;
+    fn mark_events_dispatched(&mut self, ids: &[Uuid], at: DateTime<Utc>)
+        -> Result<(), StoreError>;
     fn append_event(&mut self, event: &NewEvent) -> Result<RecordedEvent, StoreError>;
     /// Newest first; a page stops early once its `data` passes
     /// [`Page::DATA_BUDGET`] (it always holds at least one event).
@@ -466,6 +495,55 @@ pub trait Tx {
         name: Option<String>,
         page: Page,
     ) -> Result<Paged<RecordedEvent>, StoreError>;
+}
+
+/// A [`Tx`] of mocks, one per aggregate: `tx.catalog.expect_book()`.
+#[cfg(any(test, feature = "mock"))]
+#[derive(Default)]
+pub struct MockTx {
+    pub accounts: MockAccounts,
+    pub catalog: MockCatalog,
+    pub lending: MockLending,
+    pub subscriptions: MockSubscriptions,
+    pub deliveries: MockDeliveries,
+    pub inbound: MockInbound,
+    pub audit: MockAuditLog,
+    pub outbox: MockOutbox,
+}
+
+#[cfg(any(test, feature = "mock"))]
+impl MockTx {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[cfg(any(test, feature = "mock"))]
+impl Tx for MockTx {
+    fn accounts(&mut self) -> &mut dyn Accounts {
+        &mut self.accounts
+    }
+    fn catalog(&mut self) -> &mut dyn Catalog {
+        &mut self.catalog
+    }
+    fn lending(&mut self) -> &mut dyn Lending {
+        &mut self.lending
+    }
+    fn subscriptions(&mut self) -> &mut dyn Subscriptions {
+        &mut self.subscriptions
+    }
+    fn deliveries(&mut self) -> &mut dyn Deliveries {
+        &mut self.deliveries
+    }
+    fn inbound(&mut self) -> &mut dyn Inbound {
+        &mut self.inbound
+    }
+    fn audit(&mut self) -> &mut dyn AuditLog {
+        &mut self.audit
+    }
+    fn outbox(&mut self) -> &mut dyn Outbox {
+        &mut self.outbox
+    }
 }
 
 /// Runs work in database transactions. Object safe; use the generic helpers of

@@ -9,9 +9,11 @@
 pub mod accounts;
 pub mod audit;
 pub mod catalog;
+pub mod delivery;
 pub mod events;
 pub mod inbound;
 pub mod lending;
+pub mod notifications;
 pub mod validation;
 pub mod values;
 pub mod webhooks;

@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+pub use crate::delivery::DeliveryStatus;
+use crate::delivery::{Outcome, Progress};
 use crate::events::EventPattern;
 
 pub type WebhookId = Uuid;
@@ -36,35 +38,37 @@ impl Webhook {
             && self.created_at <= occurred_at
             && self.events.iter().any(|p| p.matches(event))
     }
-}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    /// Due, or waiting for its next attempt.
-    Pending,
-    Delivered,
-    /// Terminal without retries: a 4xx other than 408/429, a 410, or a
-    /// target refused at send time.
-    Failed,
-    /// Every attempt of the schedule used.
-    Dead,
-}
-
-impl DeliveryStatus {
-    pub const ALL: [Self; 4] = [Self::Pending, Self::Delivered, Self::Failed, Self::Dead];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Delivered => "delivered",
-            Self::Failed => "failed",
-            Self::Dead => "dead",
+    /// Keeps the endpoint's health after an attempt that ended in `outcome`;
+    /// answers why the subscription must be disabled now, if it must: it
+    /// answered 410 Gone, or every attempt has failed for `disable_after`.
+    pub fn record_outcome(
+        &mut self,
+        outcome: Outcome,
+        disable_after: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        if outcome == Outcome::Delivered {
+            self.failure_count = 0;
+            self.failing_since = None;
+            return None;
         }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+        self.failure_count += 1;
+        let since = *self.failing_since.get_or_insert(now);
+        if !self.is_active {
+            return None;
+        }
+        if outcome == Outcome::Gone {
+            return Some("the endpoint answered 410 Gone".into());
+        }
+        let failing_for = (now - since).to_std().unwrap_or_default();
+        (failing_for >= disable_after).then(|| {
+            format!(
+                "every attempt failed for {} hours ({} failures)",
+                failing_for.as_secs() / 3600,
+                self.failure_count
+            )
+        })
     }
 }
 
@@ -83,6 +87,19 @@ pub struct Delivery {
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+impl Delivery {
+    /// The part of the delivery the queue's state machine moves on.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            status: self.status,
+            attempts: self.attempts,
+            retry_base: self.retry_base,
+            next_attempt_at: self.next_attempt_at,
+            last_error: self.last_error.clone(),
+        }
+    }
 }
 
 /// One attempt at one delivery, as the attempt log keeps it.
@@ -149,10 +166,33 @@ mod tests {
     }
 
     #[test]
-    fn statuses_round_trip() {
-        for status in DeliveryStatus::ALL {
-            assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
-        }
-        assert_eq!(DeliveryStatus::parse("lost"), None);
+    fn an_endpoint_failing_too_long_is_disabled_and_a_success_heals_it() {
+        let mut hook = webhook(&["*"], true);
+        let start = hook.created_at;
+        let at = |s: i64| start + chrono::Duration::seconds(s);
+        let hour = std::time::Duration::from_secs(3600);
+        let retry = Outcome::Retry { after: None };
+        assert_eq!(hook.record_outcome(retry, hour, at(0)), None);
+        assert_eq!((hook.failure_count, hook.failing_since), (1, Some(at(0))));
+        assert_eq!(hook.record_outcome(retry, hour, at(1800)), None);
+        let reason = hook
+            .record_outcome(retry, hour, at(3600))
+            .expect("disabled after an hour of failures");
+        assert!(reason.contains("3 failures"), "{reason}");
+        assert_eq!(
+            hook.record_outcome(Outcome::Delivered, hour, at(3601)),
+            None
+        );
+        assert_eq!((hook.failure_count, hook.failing_since), (0, None));
+        assert!(hook
+            .record_outcome(Outcome::Gone, hour, at(4000))
+            .unwrap()
+            .contains("410"));
+        let mut inactive = webhook(&["*"], false);
+        assert_eq!(
+            inactive.record_outcome(Outcome::Gone, hour, at(0)),
+            None,
+            "an inactive endpoint is not disabled again"
+        );
     }
 }

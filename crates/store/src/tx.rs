@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use libris_application::ports::{
-    AttemptLogFilter, AuditFilter, AuthorFields, BookFields, BookFilter, ClaimedDelivery,
-    DeliveryFilter, InboundFilter, LoanFilter, NewAttemptLog, NewDelivery, NewEvent,
-    NewInboundEvent, NewLoan, NewUser, ProfileChanges, Tx, WebhookFields,
+    Accounts, AttemptLogFilter, AuditFilter, AuditLog, AuthorFields, BookFields, BookFilter,
+    Catalog, ClaimedDelivery, Deliveries, DeliveryFilter, Inbound, InboundFilter, Lending,
+    LoanFilter, NewAttemptLog, NewDelivery, NewEvent, NewInboundEvent, NewLoan, NewUser, Outbox,
+    ProfileChanges, Subscriptions, Tx, WebhookFields,
 };
 use libris_application::{Page, Paged, StoreError};
 use libris_domain::accounts::{Account, Profile, User, UserId, UserRef};
@@ -49,6 +50,33 @@ impl<'c> DieselTx<'c> {
 }
 
 impl Tx for DieselTx<'_> {
+    fn accounts(&mut self) -> &mut dyn Accounts {
+        self
+    }
+    fn catalog(&mut self) -> &mut dyn Catalog {
+        self
+    }
+    fn lending(&mut self) -> &mut dyn Lending {
+        self
+    }
+    fn subscriptions(&mut self) -> &mut dyn Subscriptions {
+        self
+    }
+    fn deliveries(&mut self) -> &mut dyn Deliveries {
+        self
+    }
+    fn inbound(&mut self) -> &mut dyn Inbound {
+        self
+    }
+    fn audit(&mut self) -> &mut dyn AuditLog {
+        self
+    }
+    fn outbox(&mut self) -> &mut dyn Outbox {
+        self
+    }
+}
+
+impl Accounts for DieselTx<'_> {
     fn insert_user(&mut self, user: &NewUser) -> Result<User, StoreError> {
         accounts::insert_user(self.conn, user)
     }
@@ -101,7 +129,9 @@ impl Tx for DieselTx<'_> {
     fn delete_token(&mut self, digest: &str) -> Result<bool, StoreError> {
         accounts::delete_token(self.conn, digest)
     }
+}
 
+impl Catalog for DieselTx<'_> {
     fn insert_author(
         &mut self,
         fields: &AuthorFields,
@@ -169,31 +199,6 @@ impl Tx for DieselTx<'_> {
         catalog::isbn_in_use(self.conn, isbn, except)
     }
 
-    fn open_loan(&mut self, book_id: BookId) -> Result<Option<Loan>, StoreError> {
-        lending::open_loan(self.conn, book_id)
-    }
-
-    fn insert_loan(&mut self, loan: &NewLoan) -> Result<Loan, StoreError> {
-        lending::insert_loan(self.conn, loan)
-    }
-
-    fn close_loan(&mut self, loan_id: LoanId, at: DateTime<Utc>) -> Result<Loan, StoreError> {
-        lending::close_loan(self.conn, loan_id, at)
-    }
-
-    fn set_book_available(
-        &mut self,
-        book_id: BookId,
-        available: bool,
-        at: DateTime<Utc>,
-    ) -> Result<Book, StoreError> {
-        catalog::set_book_available(self.conn, book_id, available, at)
-    }
-
-    fn list_loans(&mut self, filter: &LoanFilter, page: Page) -> Result<Paged<Loan>, StoreError> {
-        lending::list_loans(self.conn, filter, page)
-    }
-
     fn existing_authors(&mut self, ids: &[AuthorId]) -> Result<Vec<AuthorId>, StoreError> {
         if self.hold == Hold::ReadRows {
             catalog::hold_authors(self.conn, ids)?;
@@ -225,26 +230,36 @@ impl Tx for DieselTx<'_> {
     fn list_imports(&mut self, page: Page) -> Result<Paged<ImportRecord>, StoreError> {
         imports::list_imports(self.conn, page)
     }
+}
 
-    fn inbound_message_exists(&mut self, message_id: &str) -> Result<bool, StoreError> {
-        inbound::inbound_message_exists(self.conn, message_id)
+impl Lending for DieselTx<'_> {
+    fn open_loan(&mut self, book_id: BookId) -> Result<Option<Loan>, StoreError> {
+        lending::open_loan(self.conn, book_id)
     }
 
-    fn insert_inbound_event(
+    fn insert_loan(&mut self, loan: &NewLoan) -> Result<Loan, StoreError> {
+        lending::insert_loan(self.conn, loan)
+    }
+
+    fn close_loan(&mut self, loan_id: LoanId, at: DateTime<Utc>) -> Result<Loan, StoreError> {
+        lending::close_loan(self.conn, loan_id, at)
+    }
+
+    fn set_book_available(
         &mut self,
-        event: &NewInboundEvent,
-    ) -> Result<InboundEvent, StoreError> {
-        inbound::insert_inbound_event(self.conn, event)
+        book_id: BookId,
+        available: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Book, StoreError> {
+        catalog::set_book_available(self.conn, book_id, available, at)
     }
 
-    fn list_inbound_events(
-        &mut self,
-        filter: &InboundFilter,
-        page: Page,
-    ) -> Result<Paged<InboundEvent>, StoreError> {
-        inbound::list_inbound_events(self.conn, filter, page)
+    fn list_loans(&mut self, filter: &LoanFilter, page: Page) -> Result<Paged<Loan>, StoreError> {
+        lending::list_loans(self.conn, filter, page)
     }
+}
 
+impl Subscriptions for DieselTx<'_> {
     fn insert_webhook(
         &mut self,
         fields: &WebhookFields,
@@ -301,19 +316,9 @@ impl Tx for DieselTx<'_> {
     ) -> Result<(), StoreError> {
         webhooks::save_webhook_state(self.conn, webhook, at)
     }
+}
 
-    fn claim_undispatched_events(&mut self, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
-        outbox::claim_undispatched_events(self.conn, limit)
-    }
-
-    fn mark_events_dispatched(
-        &mut self,
-        ids: &[Uuid],
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        outbox::mark_events_dispatched(self.conn, ids, at)
-    }
-
+impl Deliveries for DieselTx<'_> {
     fn insert_deliveries(&mut self, new: &[NewDelivery]) -> Result<Vec<Delivery>, StoreError> {
         let inserted = deliveries::insert_deliveries(self.conn, new)?;
         self.queued.deliveries = true;
@@ -403,7 +408,30 @@ impl Tx for DieselTx<'_> {
     ) -> Result<Paged<AttemptLog>, StoreError> {
         deliveries::list_attempt_logs(self.conn, filter, page)
     }
+}
 
+impl Inbound for DieselTx<'_> {
+    fn inbound_message_exists(&mut self, message_id: &str) -> Result<bool, StoreError> {
+        inbound::inbound_message_exists(self.conn, message_id)
+    }
+
+    fn insert_inbound_event(
+        &mut self,
+        event: &NewInboundEvent,
+    ) -> Result<InboundEvent, StoreError> {
+        inbound::insert_inbound_event(self.conn, event)
+    }
+
+    fn list_inbound_events(
+        &mut self,
+        filter: &InboundFilter,
+        page: Page,
+    ) -> Result<Paged<InboundEvent>, StoreError> {
+        inbound::list_inbound_events(self.conn, filter, page)
+    }
+}
+
+impl AuditLog for DieselTx<'_> {
     fn insert_audit_entries(&mut self, entries: &[NewAuditEntry]) -> Result<(), StoreError> {
         audit::insert_audit_entries(self.conn, entries)
     }
@@ -414,6 +442,20 @@ impl Tx for DieselTx<'_> {
         page: Page,
     ) -> Result<Paged<AuditEntry>, StoreError> {
         audit::list_audit_entries(self.conn, filter, page)
+    }
+}
+
+impl Outbox for DieselTx<'_> {
+    fn claim_undispatched_events(&mut self, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+        outbox::claim_undispatched_events(self.conn, limit)
+    }
+
+    fn mark_events_dispatched(
+        &mut self,
+        ids: &[Uuid],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        outbox::mark_events_dispatched(self.conn, ids, at)
     }
 
     fn append_event(&mut self, event: &NewEvent) -> Result<RecordedEvent, StoreError> {

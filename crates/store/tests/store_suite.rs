@@ -134,7 +134,7 @@ fn counts(store: &DieselStore, author_id: i64) -> (i64, i64) {
 
 fn event_names(store: &DieselStore) -> Vec<String> {
     let events = store
-        .read_tx(|tx| tx.list_events(None, Page::default()))
+        .read_tx(|tx| tx.outbox().list_events(None, Page::default()))
         .unwrap();
     events.results.into_iter().rev().map(|e| e.event).collect()
 }
@@ -145,7 +145,7 @@ fn audit_actions(store: &DieselStore, book_id: i64) -> Vec<AuditAction> {
         ..AuditFilter::default()
     };
     let entries = store
-        .read_tx(|tx| tx.list_audit_entries(&filter, Page::default()))
+        .read_tx(|tx| tx.audit().list_audit_entries(&filter, Page::default()))
         .unwrap();
     entries
         .results
@@ -158,14 +158,17 @@ fn audit_actions(store: &DieselStore, book_id: i64) -> Vec<AuditAction> {
 fn registration_creates_user_profile_and_event_together(store: &DieselStore) {
     let id = register(store, "ann", false);
     let account = store
-        .read_tx(|tx| tx.account(id))
+        .read_tx(|tx| tx.accounts().account(id))
         .unwrap()
         .expect("the account");
     assert_eq!(account.user.username, "ann");
     assert_eq!(account.profile.books_borrowed, 0);
     assert!(account.profile.subscribed_to_notifications);
     let events = store
-        .read_tx(|tx| tx.list_events(Some("user.created".into()), Page::default()))
+        .read_tx(|tx| {
+            tx.outbox()
+                .list_events(Some("user.created".into()), Page::default())
+        })
         .unwrap();
     assert_eq!(events.count, 1);
     assert_eq!(events.results[0].data["username"], "ann");
@@ -257,13 +260,13 @@ fn a_failure_after_the_event_was_written_leaves_nothing(store: &DieselStore) {
             isbn: None,
             available: true,
         };
-        let book = tx.insert_book(&fields, at(1))?;
+        let book = tx.catalog().insert_book(&fields, at(1))?;
         record(
             tx,
             &context,
             &DomainEvent::BookCreated(BookSnapshot::from(&book)),
         )?;
-        let author = tx.author(author_id)?.unwrap();
+        let author = tx.catalog().author(author_id)?.unwrap();
         record(
             tx,
             &context,
@@ -274,12 +277,18 @@ fn a_failure_after_the_event_was_written_leaves_nothing(store: &DieselStore) {
     assert!(result.is_err());
     assert_eq!(event_names(store), ["author.created"]);
     let audit = store
-        .read_tx(|tx| tx.list_audit_entries(&AuditFilter::default(), Page::default()))
+        .read_tx(|tx| {
+            tx.audit()
+                .list_audit_entries(&AuditFilter::default(), Page::default())
+        })
         .unwrap();
     assert_eq!(audit.count, 0);
     assert_eq!(counts(store, author_id), (0, 0));
     let books = store
-        .read_tx(|tx| tx.list_books(&BookFilter::default(), Page::default()))
+        .read_tx(|tx| {
+            tx.catalog()
+                .list_books(&BookFilter::default(), Page::default())
+        })
         .unwrap();
     assert_eq!(books.count, 0);
 }
@@ -292,8 +301,10 @@ fn the_database_refuses_duplicate_isbns_and_unknown_authors(store: &DieselStore)
         isbn: Some("1234567890".into()),
         available: true,
     };
-    store.write_tx(|tx| tx.insert_book(&fields, at(0))).unwrap();
-    let duplicate = store.write_tx(|tx| tx.insert_book(&fields, at(0)));
+    store
+        .write_tx(|tx| tx.catalog().insert_book(&fields, at(0)))
+        .unwrap();
+    let duplicate = store.write_tx(|tx| tx.catalog().insert_book(&fields, at(0)));
     assert!(
         matches!(duplicate, Err(StoreError::UniqueViolation(_))),
         "{duplicate:?}"
@@ -303,7 +314,7 @@ fn the_database_refuses_duplicate_isbns_and_unknown_authors(store: &DieselStore)
         isbn: None,
         ..fields.clone()
     };
-    let orphan = store.write_tx(|tx| tx.insert_book(&orphan, at(0)));
+    let orphan = store.write_tx(|tx| tx.catalog().insert_book(&orphan, at(0)));
     assert!(
         matches!(orphan, Err(StoreError::ForeignKeyViolation(_))),
         "{orphan:?}"
@@ -320,8 +331,11 @@ fn books_filter_and_paginate(store: &DieselStore) {
         new_book(store, &format!("Dune {i}"), herbert, None).unwrap();
     }
     new_book(store, "Excession", banks, Some("9780553575378")).unwrap();
-    let list =
-        |filter: BookFilter, page: Page| store.read_tx(|tx| tx.list_books(&filter, page)).unwrap();
+    let list = |filter: BookFilter, page: Page| {
+        store
+            .read_tx(|tx| tx.catalog().list_books(&filter, page))
+            .unwrap()
+    };
 
     let all = list(BookFilter::default(), Page::default());
     assert_eq!(all.count, 6);
@@ -364,16 +378,22 @@ fn books_filter_and_paginate(store: &DieselStore) {
 fn tokens_authenticate_until_revoked(store: &DieselStore) {
     let id = register(store, "ann", false);
     store
-        .write_tx(|tx| tx.insert_token(id, "digest-1", at(0)))
+        .write_tx(|tx| tx.accounts().insert_token(id, "digest-1", at(0)))
         .unwrap();
-    let found = store.read_tx(|tx| tx.account_by_token("digest-1")).unwrap();
+    let found = store
+        .read_tx(|tx| tx.accounts().account_by_token("digest-1"))
+        .unwrap();
     assert_eq!(found.map(|a| a.user.id), Some(id));
-    assert!(store.write_tx(|tx| tx.delete_token("digest-1")).unwrap());
     assert!(store
-        .read_tx(|tx| tx.account_by_token("digest-1"))
+        .write_tx(|tx| tx.accounts().delete_token("digest-1"))
+        .unwrap());
+    assert!(store
+        .read_tx(|tx| tx.accounts().account_by_token("digest-1"))
         .unwrap()
         .is_none());
-    assert!(!store.write_tx(|tx| tx.delete_token("digest-1")).unwrap());
+    assert!(!store
+        .write_tx(|tx| tx.accounts().delete_token("digest-1"))
+        .unwrap());
 }
 
 fn concurrent_writers_queue_instead_of_failing(store: &DieselStore) {
@@ -420,24 +440,26 @@ fn the_database_allows_one_open_loan_per_book(store: &DieselStore) {
         borrowed_at: at(0),
         due_at: at(60),
     };
-    let first = store.write_tx(|tx| tx.insert_loan(&loan)).unwrap();
-    let second = store.write_tx(|tx| tx.insert_loan(&loan));
+    let first = store
+        .write_tx(|tx| tx.lending().insert_loan(&loan))
+        .unwrap();
+    let second = store.write_tx(|tx| tx.lending().insert_loan(&loan));
     assert!(
         matches!(second, Err(StoreError::UniqueViolation(_))),
         "{second:?}"
     );
     let closed = store
-        .write_tx(|tx| tx.close_loan(first.id, at(30)))
+        .write_tx(|tx| tx.lending().close_loan(first.id, at(30)))
         .unwrap();
     assert_eq!(closed.returned_at, Some(at(30)));
     store
-        .write_tx(|tx| tx.insert_loan(&loan))
+        .write_tx(|tx| tx.lending().insert_loan(&loan))
         .expect("a returned loan frees the book");
     store
-        .write_tx(|tx| tx.recount_member_loans(member))
+        .write_tx(|tx| tx.accounts().recount_member_loans(member))
         .unwrap();
     let profile = store
-        .read_tx(|tx| tx.account(member))
+        .read_tx(|tx| tx.accounts().account(member))
         .unwrap()
         .unwrap()
         .profile;
@@ -448,7 +470,7 @@ fn the_database_allows_one_open_loan_per_book(store: &DieselStore) {
     };
     assert_eq!(
         store
-            .read_tx(|tx| tx.list_loans(&open, Page::default()))
+            .read_tx(|tx| tx.lending().list_loans(&open, Page::default()))
             .unwrap()
             .count,
         1
@@ -459,7 +481,7 @@ fn the_database_allows_one_open_loan_per_book(store: &DieselStore) {
     };
     assert_eq!(
         store
-            .read_tx(|tx| tx.list_loans(&overdue, Page::default()))
+            .read_tx(|tx| tx.lending().list_loans(&overdue, Page::default()))
             .unwrap()
             .count,
         1
@@ -470,7 +492,7 @@ fn the_database_allows_one_open_loan_per_book(store: &DieselStore) {
     };
     assert_eq!(
         store
-            .read_tx(|tx| tx.list_loans(&not_yet, Page::default()))
+            .read_tx(|tx| tx.lending().list_loans(&not_yet, Page::default()))
             .unwrap()
             .count,
         0
@@ -488,11 +510,14 @@ fn bulk_inserts_answer_books_in_order(store: &DieselStore) {
         })
         .collect();
     let books = store
-        .write_tx(|tx| tx.insert_books(&fields, at(0)))
+        .write_tx(|tx| tx.catalog().insert_books(&fields, at(0)))
         .unwrap();
     assert_eq!(books.len(), 2500);
     for (book, fields) in books.iter().zip(&fields) {
-        let stored = store.read_tx(|tx| tx.book(book.id)).unwrap().unwrap();
+        let stored = store
+            .read_tx(|tx| tx.catalog().book(book.id))
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (stored.title.as_str(), stored.isbn.as_deref()),
             (fields.title.as_str(), fields.isbn.as_deref())
@@ -500,11 +525,14 @@ fn bulk_inserts_answer_books_in_order(store: &DieselStore) {
         assert_eq!(stored.author_name, "Many");
     }
     let taken = store
-        .read_tx(|tx| tx.isbns_in_use(&["0000000000007".into(), "9999999999999".into()]))
+        .read_tx(|tx| {
+            tx.catalog()
+                .isbns_in_use(&["0000000000007".into(), "9999999999999".into()])
+        })
         .unwrap();
     assert_eq!(taken, ["0000000000007"]);
     let existing = store
-        .read_tx(|tx| tx.existing_authors(&[author_id, author_id + 1]))
+        .read_tx(|tx| tx.catalog().existing_authors(&[author_id, author_id + 1]))
         .unwrap();
     assert_eq!(existing, [author_id]);
 }
@@ -520,7 +548,7 @@ fn subscribe(store: &DieselStore, url: &str, pattern: &str) -> libris_domain::we
     };
     // Created before the events of these tests, which happen at `at(0)` or later.
     store
-        .write_tx(|tx| tx.insert_webhook(&fields, at(-10)))
+        .write_tx(|tx| tx.subscriptions().insert_webhook(&fields, at(-10)))
         .unwrap()
 }
 
@@ -592,7 +620,7 @@ fn fan_out_claim_and_record_run_through_the_store(store: &DieselStore) {
     .unwrap();
     assert_eq!((logs.len(), logs[0].attempt, logs[0].success), (1, 1, true));
     let stored = store
-        .read_tx(|tx| tx.delivery(job.delivery.id))
+        .read_tx(|tx| tx.deliveries().delivery(job.delivery.id))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -604,7 +632,7 @@ fn fan_out_claim_and_record_run_through_the_store(store: &DieselStore) {
         ..AttemptLogFilter::default()
     };
     let listed = store
-        .read_tx(|tx| tx.list_attempt_logs(&filter, Page::default()))
+        .read_tx(|tx| tx.deliveries().list_attempt_logs(&filter, Page::default()))
         .unwrap();
     assert_eq!(listed.count, 1);
     assert_eq!(
@@ -616,9 +644,9 @@ fn fan_out_claim_and_record_run_through_the_store(store: &DieselStore) {
 fn claim_ids(store: &DieselStore, now: i64, limit: i64) -> Vec<i64> {
     let claimed = store
         .write_tx(|tx| {
-            let due = tx.due_deliveries(at(now), limit, &[])?;
+            let due = tx.deliveries().due_deliveries(at(now), limit, &[])?;
             let ids: Vec<_> = due.iter().map(|(id, _)| *id).collect();
-            tx.lease_deliveries(&ids, at(now + 15))
+            tx.deliveries().lease_deliveries(&ids, at(now + 15))
         })
         .unwrap();
     claimed.into_iter().map(|c| c.delivery.id).collect()
@@ -686,53 +714,73 @@ fn operators_make_due_count_and_prune_deliveries(store: &DieselStore) {
     new_author(store, "A");
     new_author(store, "B");
     fan_out(store, &fixed_clock(), 10).unwrap();
-    let later = |tx: &mut dyn libris_application::Tx| tx.due_deliveries(at(-5), 10, &[]);
+    let later =
+        |tx: &mut dyn libris_application::Tx| tx.deliveries().due_deliveries(at(-5), 10, &[]);
     assert!(
         store.write_tx(later).unwrap().is_empty(),
         "nothing is due before its time"
     );
     let made_due = store
-        .write_tx(|tx| tx.make_deliveries_due(None, &[], at(-5)))
+        .write_tx(|tx| tx.deliveries().make_deliveries_due(None, &[], at(-5)))
         .unwrap();
     assert_eq!(made_due, 2);
     assert_eq!(store.write_tx(later).unwrap().len(), 2);
 
     let first = claim_ids(store, 0, 1)[0];
-    let delivery = store.read_tx(|tx| tx.delivery(first)).unwrap().unwrap();
+    let delivery = store
+        .read_tx(|tx| tx.deliveries().delivery(first))
+        .unwrap()
+        .unwrap();
     let dead = libris_domain::webhooks::Delivery {
         status: DeliveryStatus::Dead,
         attempts: 3,
         ..delivery
     };
-    store.write_tx(|tx| tx.save_delivery(&dead, at(1))).unwrap();
+    store
+        .write_tx(|tx| tx.deliveries().save_delivery(&dead, at(1)))
+        .unwrap();
     assert_eq!(
         store
-            .read_tx(|tx| tx.count_deliveries_since(DeliveryStatus::Dead, at(0)))
+            .read_tx(|tx| tx
+                .deliveries()
+                .count_deliveries_since(DeliveryStatus::Dead, at(0)))
             .unwrap(),
         1
     );
     assert_eq!(
         store
-            .read_tx(|tx| tx.count_deliveries_since(DeliveryStatus::Dead, at(2)))
+            .read_tx(|tx| tx
+                .deliveries()
+                .count_deliveries_since(DeliveryStatus::Dead, at(2)))
             .unwrap(),
         0
     );
 
     let requeued = store
-        .write_tx(|tx| tx.make_deliveries_due(None, &[first], at(3)))
+        .write_tx(|tx| tx.deliveries().make_deliveries_due(None, &[first], at(3)))
         .unwrap();
     assert_eq!(requeued, 1);
-    let again = store.read_tx(|tx| tx.delivery(first)).unwrap().unwrap();
+    let again = store
+        .read_tx(|tx| tx.deliveries().delivery(first))
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (again.status, again.retry_base),
         (DeliveryStatus::Pending, 3)
     );
 
-    store.write_tx(|tx| tx.save_delivery(&dead, at(4))).unwrap();
-    let pruned = store.write_tx(|tx| tx.prune_deliveries(at(5))).unwrap();
+    store
+        .write_tx(|tx| tx.deliveries().save_delivery(&dead, at(4)))
+        .unwrap();
+    let pruned = store
+        .write_tx(|tx| tx.deliveries().prune_deliveries(at(5)))
+        .unwrap();
     assert_eq!(pruned, (1, 0), "the dead one goes, the pending one stays");
     let left = store
-        .read_tx(|tx| tx.list_deliveries(&Default::default(), Page::default()))
+        .read_tx(|tx| {
+            tx.deliveries()
+                .list_deliveries(&Default::default(), Page::default())
+        })
         .unwrap();
     assert_eq!(left.count, 1);
 }
@@ -751,7 +799,7 @@ fn inbound_event(message_id: &str, event: &str, status: InboundStatus) -> NewInb
 fn an_inbound_message_is_stored_once_even_when_its_copies_race(store: &DieselStore) {
     let first = inbound_event("msg_1", "webhook.test", InboundStatus::Processed);
     let stored = store
-        .write_tx(|tx| tx.insert_inbound_event(&first))
+        .write_tx(|tx| tx.inbound().insert_inbound_event(&first))
         .unwrap();
     assert_eq!(
         (
@@ -761,20 +809,20 @@ fn an_inbound_message_is_stored_once_even_when_its_copies_race(store: &DieselSto
         ),
         ("msg_1", at(5), &first.payload)
     );
-    let again = store.write_tx(|tx| tx.insert_inbound_event(&first));
+    let again = store.write_tx(|tx| tx.inbound().insert_inbound_event(&first));
     assert!(
         matches!(again, Err(StoreError::UniqueViolation(_))),
         "{again:?}"
     );
     let other = inbound_event("msg_2", "invoice.paid", InboundStatus::Ignored);
     store
-        .write_tx(|tx| tx.insert_inbound_event(&other))
+        .write_tx(|tx| tx.inbound().insert_inbound_event(&other))
         .unwrap();
     assert!(store
-        .read_tx(|tx| tx.inbound_message_exists("msg_2"))
+        .read_tx(|tx| tx.inbound().inbound_message_exists("msg_2"))
         .unwrap());
     assert!(!store
-        .read_tx(|tx| tx.inbound_message_exists("msg_3"))
+        .read_tx(|tx| tx.inbound().inbound_message_exists("msg_3"))
         .unwrap());
 
     let ignored = InboundFilter {
@@ -782,7 +830,10 @@ fn an_inbound_message_is_stored_once_even_when_its_copies_race(store: &DieselSto
         ..InboundFilter::default()
     };
     let listed = store
-        .read_tx(|tx| tx.list_inbound_events(&ignored, Page::new(None, None)))
+        .read_tx(|tx| {
+            tx.inbound()
+                .list_inbound_events(&ignored, Page::new(None, None))
+        })
         .unwrap();
     assert_eq!(listed.count, 1);
     assert_eq!(listed.results[0].message_id, "msg_2");
@@ -814,7 +865,10 @@ fn an_inbound_message_is_stored_once_even_when_its_copies_race(store: &DieselSto
         .count();
     assert_eq!(accepted, 1, "{receipts:?}");
     let all = store
-        .read_tx(|tx| tx.list_inbound_events(&InboundFilter::default(), Page::new(None, None)))
+        .read_tx(|tx| {
+            tx.inbound()
+                .list_inbound_events(&InboundFilter::default(), Page::new(None, None))
+        })
         .unwrap();
     assert_eq!(all.count, 3);
 }
@@ -837,12 +891,12 @@ fn overlapping_inserts_of_one_message_id_leave_one_row_on_postgres() {
             .map(|_| {
                 scope.spawn(|| {
                     store.write_tx(|tx| {
-                        let seen = tx.inbound_message_exists("msg_twin")?;
+                        let seen = tx.inbound().inbound_message_exists("msg_twin")?;
                         both_checked.wait();
                         if seen {
                             return Err(StoreError::Unexpected("seen before inserting".into()));
                         }
-                        tx.insert_inbound_event(&twin)
+                        tx.inbound().insert_inbound_event(&twin)
                     })
                 })
             })
@@ -856,7 +910,10 @@ fn overlapping_inserts_of_one_message_id_leave_one_row_on_postgres() {
         .count();
     assert_eq!((inserted, refused), (1, 1), "{results:?}");
     let stored = store
-        .read_tx(|tx| tx.list_inbound_events(&InboundFilter::default(), Page::new(None, None)))
+        .read_tx(|tx| {
+            tx.inbound()
+                .list_inbound_events(&InboundFilter::default(), Page::new(None, None))
+        })
         .unwrap();
     assert_eq!(stored.count, 1);
 }
@@ -878,7 +935,7 @@ fn the_sqlite_log_is_checkpointed_and_cut_back_after_a_burst() {
         at: at(0),
     };
     store
-        .write_tx(|tx| (0..2_500).try_for_each(|n| tx.append_event(&event(n)).map(drop)))
+        .write_tx(|tx| (0..2_500).try_for_each(|n| tx.outbox().append_event(&event(n)).map(drop)))
         .unwrap();
     let wal_size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
     let burst = wal_size();
@@ -897,7 +954,7 @@ fn the_sqlite_log_is_checkpointed_and_cut_back_after_a_burst() {
         );
         n += 1;
         store
-            .write_tx(|tx| tx.append_event(&event(n)).map(drop))
+            .write_tx(|tx| tx.outbox().append_event(&event(n)).map(drop))
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
     }

@@ -20,7 +20,7 @@ pub fn list_deliveries(
     filter: &DeliveryFilter,
     page: Page,
 ) -> Result<Paged<Delivery>, StoreError> {
-    store.read_tx(|tx| tx.list_deliveries(filter, page))
+    store.read_tx(|tx| tx.deliveries().list_deliveries(filter, page))
 }
 
 pub fn list_attempt_logs(
@@ -29,7 +29,7 @@ pub fn list_attempt_logs(
     filter: &AttemptLogFilter,
     page: Page,
 ) -> Result<Paged<AttemptLog>, StoreError> {
-    store.read_tx(|tx| tx.list_attempt_logs(filter, page))
+    store.read_tx(|tx| tx.deliveries().list_attempt_logs(filter, page))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,10 +52,12 @@ pub fn redeliver(
     // The same statement `libris deliveries send --delivery` runs: what
     // "queued again" means is written once, in the store.
     let delivery = store.write_tx(|tx| {
-        if tx.make_deliveries_due(None, &[id], now)? == 0 {
+        if tx.deliveries().make_deliveries_due(None, &[id], now)? == 0 {
             return Err(RedeliverError::NotFound);
         }
-        tx.delivery(id)?.ok_or(RedeliverError::NotFound)
+        tx.deliveries()
+            .delivery(id)?
+            .ok_or(RedeliverError::NotFound)
     })?;
     tracing::info!(delivery_id = id, webhook_id = %delivery.webhook_id, "delivery queued again");
     Ok(delivery)
@@ -73,14 +75,17 @@ pub fn prepare_test(
 ) -> Result<DeliveryJob, WebhookError> {
     let now = clock.now();
     store.write_tx(|tx| {
-        let webhook = tx.webhook(webhook_id)?.ok_or(WebhookError::NotFound)?;
+        let webhook = tx
+            .subscriptions()
+            .webhook(webhook_id)?
+            .ok_or(WebhookError::NotFound)?;
         let context = EventContext {
             user: Some(admin.caller().user_ref()),
             at: now,
         };
         let event = record(tx, &context, &DomainEvent::WebhookTest { webhook_id })?;
         // Other subscriptions do not get another's ping.
-        tx.mark_events_dispatched(&[event.id], now)?;
+        tx.outbox().mark_events_dispatched(&[event.id], now)?;
         let delivery = NewDelivery {
             webhook_id,
             event_id: event.id,
@@ -90,6 +95,7 @@ pub fn prepare_test(
             created_at: now,
         };
         let delivery = tx
+            .deliveries()
             .insert_deliveries(&[delivery])?
             .pop()
             .ok_or_else(|| StoreError::Unexpected("the test delivery was not created".into()))?;
@@ -130,11 +136,12 @@ mod tests {
     #[test]
     fn redeliver_makes_a_dead_delivery_due_now_with_a_fresh_schedule() {
         let mut tx = MockTx::new();
-        tx.expect_make_deliveries_due()
+        tx.deliveries
+            .expect_make_deliveries_due()
             .withf(|webhook, ids, when| webhook.is_none() && ids == [3] && *when == at(0))
             .times(1)
             .returning(|_, _, _| Ok(1));
-        tx.expect_delivery().returning(|_| {
+        tx.deliveries.expect_delivery().returning(|_| {
             Ok(Some(Delivery {
                 status: DeliveryStatus::Pending,
                 retry_base: 4,
@@ -151,7 +158,9 @@ mod tests {
     #[test]
     fn redeliver_of_a_missing_delivery_is_not_found() {
         let mut tx = MockTx::new();
-        tx.expect_make_deliveries_due().returning(|_, _, _| Ok(0));
+        tx.deliveries
+            .expect_make_deliveries_due()
+            .returning(|_, _, _| Ok(0));
         let store = MockStore::new(tx);
         assert!(matches!(
             redeliver(&store, &fixed_clock(), &admin_caller(), 3),
@@ -162,22 +171,25 @@ mod tests {
     #[test]
     fn a_test_ping_records_webhook_test_for_this_subscription_only() {
         let mut tx = MockTx::new();
-        tx.expect_webhook().returning(|id| {
+        tx.subscriptions.expect_webhook().returning(|id| {
             let mut hook = webhook("https://a.example/hook", vec![EventPattern::Everything]);
             hook.id = id;
             Ok(Some(hook))
         });
-        tx.expect_append_event()
+        tx.outbox
+            .expect_append_event()
             .withf(|e| {
                 e.name == "webhook.test" && e.data["webhook_id"] == Uuid::from_u128(7).to_string()
             })
             .times(1)
             .returning(|e| Ok(recorded(&e.name)));
-        tx.expect_mark_events_dispatched()
+        tx.outbox
+            .expect_mark_events_dispatched()
             .withf(|ids, _| ids == [Uuid::nil()])
             .times(1)
             .returning(|_, _| Ok(()));
-        tx.expect_insert_deliveries()
+        tx.deliveries
+            .expect_insert_deliveries()
             .withf(|d| d.len() == 1 && d[0].lease_until == Some(at(15)))
             .returning(|d| {
                 Ok(vec![Delivery {

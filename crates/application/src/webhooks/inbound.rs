@@ -102,10 +102,10 @@ pub fn receive(
         received_at: now,
     };
     let stored = store.write_tx(|tx| {
-        if tx.inbound_message_exists(&new.message_id)? {
+        if tx.inbound().inbound_message_exists(&new.message_id)? {
             return Ok(None);
         }
-        tx.insert_inbound_event(&new).map(Some)
+        tx.inbound().insert_inbound_event(&new).map(Some)
     });
     match stored {
         Ok(Some(event)) => {
@@ -135,7 +135,7 @@ pub fn list_inbound_events(
     filter: &InboundFilter,
     page: Page,
 ) -> Result<Paged<InboundEvent>, StoreError> {
-    store.read_tx(|tx| tx.list_inbound_events(filter, page))
+    store.read_tx(|tx| tx.inbound().list_inbound_events(filter, page))
 }
 
 /// Standard Webhooks when `webhook-signature` is present (it signs the id and
@@ -279,8 +279,11 @@ mod tests {
     /// checks what it is given.
     fn fresh_tx(check: impl Fn(&NewInboundEvent) -> bool + Send + 'static) -> MockTx {
         let mut tx = MockTx::new();
-        tx.expect_inbound_message_exists().returning(|_| Ok(false));
-        tx.expect_insert_inbound_event()
+        tx.inbound
+            .expect_inbound_message_exists()
+            .returning(|_| Ok(false));
+        tx.inbound
+            .expect_insert_inbound_event()
             .withf(move |new| check(new))
             .times(1)
             .returning(|new| Ok(stored(new)));
@@ -434,10 +437,11 @@ mod tests {
     #[test]
     fn a_repeated_message_id_is_acknowledged_without_being_stored_again() {
         let mut tx = MockTx::new();
-        tx.expect_inbound_message_exists()
+        tx.inbound
+            .expect_inbound_message_exists()
             .withf(|id| id == "evt_1")
             .returning(|_| Ok(true));
-        tx.expect_insert_inbound_event().never();
+        tx.inbound.expect_insert_inbound_event().never();
         let store = MockStore::new(tx);
         let receipt = receive_with(&store, &accepting_verifier(), &hex_request(BODY)).unwrap();
         assert_eq!(
@@ -451,8 +455,10 @@ mod tests {
     #[test]
     fn a_concurrent_twin_that_won_the_unique_index_makes_a_duplicate() {
         let mut tx = MockTx::new();
-        tx.expect_inbound_message_exists().returning(|_| Ok(false));
-        tx.expect_insert_inbound_event().returning(|_| {
+        tx.inbound
+            .expect_inbound_message_exists()
+            .returning(|_| Ok(false));
+        tx.inbound.expect_insert_inbound_event().returning(|_| {
             Err(StoreError::UniqueViolation(
                 "inbound_events.message_id".into(),
             ))

@@ -32,19 +32,22 @@ pub fn make_due(store: &dyn Store, clock: &dyn Clock, scope: &DueScope) -> Resul
     let now = clock.now();
     store.write_tx(|tx| {
         if let Some(webhook) = scope.webhook {
-            tx.webhook(webhook)?
+            tx.subscriptions()
+                .webhook(webhook)?
                 .ok_or(DueError::UnknownWebhook(webhook))?;
         }
         let mut unknown = Vec::new();
         for &id in &scope.deliveries {
-            if tx.delivery(id)?.is_none() {
+            if tx.deliveries().delivery(id)?.is_none() {
                 unknown.push(id);
             }
         }
         if !unknown.is_empty() {
             return Err(DueError::UnknownDeliveries(unknown));
         }
-        Ok(tx.make_deliveries_due(scope.webhook, &scope.deliveries, now)?)
+        Ok(tx
+            .deliveries()
+            .make_deliveries_due(scope.webhook, &scope.deliveries, now)?)
     })
 }
 
@@ -56,7 +59,7 @@ pub fn count_recent(
     window: Duration,
 ) -> Result<i64, StoreError> {
     let since = clock.now() - window;
-    store.read_tx(|tx| tx.count_deliveries_since(status, since))
+    store.read_tx(|tx| tx.deliveries().count_deliveries_since(status, since))
 }
 
 /// The delivery queue as a monitor sees it.
@@ -72,8 +75,12 @@ pub struct QueueHealth {
 
 pub fn queue_health(store: &dyn Store, clock: &dyn Clock) -> Result<QueueHealth, StoreError> {
     let now = clock.now();
-    let ((pending, oldest), failing) =
-        store.read_tx(|tx| Ok((tx.pending_deliveries()?, tx.failing_webhooks()?)))?;
+    let ((pending, oldest), failing) = store.read_tx(|tx| {
+        Ok((
+            tx.deliveries().pending_deliveries()?,
+            tx.deliveries().failing_webhooks()?,
+        ))
+    })?;
     Ok(QueueHealth {
         pending,
         oldest_pending_age: oldest.map(|at| (now - at).to_std().unwrap_or_default()),
@@ -91,7 +98,7 @@ pub struct Pruned {
 /// deliveries are kept whatever their age: they are still owed.
 pub fn prune(store: &dyn Store, clock: &dyn Clock, age: Duration) -> Result<Pruned, StoreError> {
     let before = clock.now() - age;
-    let (deliveries, attempts) = store.write_tx(|tx| tx.prune_deliveries(before))?;
+    let (deliveries, attempts) = store.write_tx(|tx| tx.deliveries().prune_deliveries(before))?;
     tracing::info!(deliveries, attempts, "delivery history pruned");
     Ok(Pruned {
         deliveries,
@@ -111,11 +118,13 @@ mod tests {
     #[test]
     fn make_due_names_every_id_that_does_not_exist_and_queues_nothing() {
         let mut tx = MockTx::new();
-        tx.expect_webhook()
+        tx.subscriptions
+            .expect_webhook()
             .returning(|_| Ok(Some(webhook("https://a.example/", vec![]))));
-        tx.expect_delivery()
+        tx.deliveries
+            .expect_delivery()
             .returning(|id| Ok((id == 3).then(|| delivery(0))));
-        tx.expect_make_deliveries_due().never();
+        tx.deliveries.expect_make_deliveries_due().never();
         let store = MockStore::new(tx);
         let scope = DueScope {
             webhook: None,
@@ -126,8 +135,8 @@ mod tests {
         assert_eq!(err.to_string(), "no delivery 998, 999");
 
         let mut tx = MockTx::new();
-        tx.expect_webhook().returning(|_| Ok(None));
-        tx.expect_make_deliveries_due().never();
+        tx.subscriptions.expect_webhook().returning(|_| Ok(None));
+        tx.deliveries.expect_make_deliveries_due().never();
         let store = MockStore::new(tx);
         let scope = DueScope {
             webhook: Some(Uuid::from_u128(9)),
@@ -140,10 +149,14 @@ mod tests {
     #[test]
     fn make_due_passes_the_scope_and_now() {
         let mut tx = MockTx::new();
-        tx.expect_webhook()
+        tx.subscriptions
+            .expect_webhook()
             .returning(|_| Ok(Some(webhook("https://a.example/", vec![]))));
-        tx.expect_delivery().returning(|_| Ok(Some(delivery(0))));
-        tx.expect_make_deliveries_due()
+        tx.deliveries
+            .expect_delivery()
+            .returning(|_| Ok(Some(delivery(0))));
+        tx.deliveries
+            .expect_make_deliveries_due()
             .withf(|webhook, ids, when| {
                 *webhook == Some(Uuid::from_u128(7)) && ids == [3, 4] && *when == at(0)
             })
@@ -161,9 +174,11 @@ mod tests {
     #[test]
     fn queue_health_ages_the_oldest_pending_delivery_from_now() {
         let mut tx = MockTx::new();
-        tx.expect_pending_deliveries()
+        tx.deliveries
+            .expect_pending_deliveries()
             .returning(|| Ok((3, Some(at(-90)))));
-        tx.expect_failing_webhooks()
+        tx.deliveries
+            .expect_failing_webhooks()
             .returning(|| Ok(vec![(Uuid::from_u128(7), 4)]));
         let store = MockStore::new(tx);
         let health = queue_health(&store, &fixed_clock()).unwrap();
@@ -180,10 +195,12 @@ mod tests {
     #[test]
     fn windows_and_ages_count_back_from_now() {
         let mut tx = MockTx::new();
-        tx.expect_count_deliveries_since()
+        tx.deliveries
+            .expect_count_deliveries_since()
             .with(eq(DeliveryStatus::Failed), eq(at(-600)))
             .returning(|_, _| Ok(51));
-        tx.expect_prune_deliveries()
+        tx.deliveries
+            .expect_prune_deliveries()
             .with(eq(at(-30 * 86_400)))
             .returning(|_| Ok((5, 9)));
         let store = MockStore::new(tx);

@@ -35,11 +35,11 @@ pub enum FanOut {
 pub fn fan_out(store: &dyn Store, clock: &dyn Clock, batch: i64) -> Result<FanOut, StoreError> {
     let now = clock.now();
     store.write_tx(|tx| {
-        let events = tx.claim_undispatched_events(batch)?;
+        let events = tx.outbox().claim_undispatched_events(batch)?;
         if events.is_empty() {
             return Ok(FanOut::EmptyQueue);
         }
-        let webhooks = tx.active_webhooks()?;
+        let webhooks = tx.subscriptions().active_webhooks()?;
         let deliveries: Vec<NewDelivery> = events
             .iter()
             .flat_map(|event| {
@@ -57,10 +57,10 @@ pub fn fan_out(store: &dyn Store, clock: &dyn Clock, batch: i64) -> Result<FanOu
             })
             .collect();
         if !deliveries.is_empty() {
-            tx.insert_deliveries(&deliveries)?;
+            tx.deliveries().insert_deliveries(&deliveries)?;
         }
         let ids: Vec<_> = events.iter().map(|e| e.id).collect();
-        tx.mark_events_dispatched(&ids, now)?;
+        tx.outbox().mark_events_dispatched(&ids, now)?;
         Ok(FanOut::Dispatched {
             events: events.len(),
             deliveries: deliveries.len(),
@@ -177,12 +177,14 @@ pub fn claim_deliveries(
     let scan =
         (capacity.free * CLAIM_SCAN_FACTOR).clamp(capacity.free, CLAIM_SCAN_MAX.max(capacity.free));
     let claimed = store.write_tx(|tx| {
-        let candidates = tx.due_deliveries(now, scan as i64, &saturated)?;
+        let candidates = tx
+            .deliveries()
+            .due_deliveries(now, scan as i64, &saturated)?;
         let picked = capacity.pick(&candidates);
         if picked.is_empty() {
             return Ok(Vec::new());
         }
-        tx.lease_deliveries(&picked, lease_until)
+        tx.deliveries().lease_deliveries(&picked, lease_until)
     })?;
     Ok(claimed
         .into_iter()
@@ -288,6 +290,7 @@ pub fn record_attempts(
         // deliveries, and this takes them in the same order.
         let ids: BTreeSet<WebhookId> = results.iter().map(|(job, _)| job.webhook_id()).collect();
         let before: BTreeMap<WebhookId, Webhook> = tx
+            .subscriptions()
             .webhooks(&ids.into_iter().collect::<Vec<_>>())?
             .into_iter()
             .map(|w| (w.id, w))
@@ -303,7 +306,7 @@ pub fn record_attempts(
                 random.symmetric_unit(),
                 now,
             );
-            tx.save_delivery(&delivery, now)?;
+            tx.deliveries().save_delivery(&delivery, now)?;
             logs.push(NewAttemptLog {
                 webhook_id: delivery.webhook_id,
                 delivery_id: delivery.id,
@@ -329,10 +332,10 @@ pub fn record_attempts(
         // successes to healthy endpoints writes none.
         for (id, after) in &health {
             if before.get(id) != Some(after) {
-                tx.save_webhook_state(after, now)?;
+                tx.subscriptions().save_webhook_state(after, now)?;
             }
         }
-        tx.insert_attempt_logs(&logs)
+        tx.deliveries().insert_attempt_logs(&logs)
     })?;
     for (job, report) in results {
         tracing::info!(
@@ -411,9 +414,10 @@ mod tests {
     #[test]
     fn fan_out_creates_one_delivery_per_matching_active_subscription() {
         let mut tx = MockTx::new();
-        tx.expect_claim_undispatched_events()
+        tx.outbox
+            .expect_claim_undispatched_events()
             .returning(|_| Ok(vec![event("book.created", 10), event("author.created", 11)]));
-        tx.expect_active_webhooks().returning(|| {
+        tx.subscriptions.expect_active_webhooks().returning(|| {
             let books = webhook(
                 "https://books.example/",
                 vec![EventPattern::parse("book.*").unwrap()],
@@ -424,7 +428,8 @@ mod tests {
             late.created_at = at(100);
             Ok(vec![books, all, late])
         });
-        tx.expect_insert_deliveries()
+        tx.deliveries
+            .expect_insert_deliveries()
             .withf(|d| {
                 let pairs: Vec<_> = d
                     .iter()
@@ -439,7 +444,8 @@ mod tests {
             })
             .times(1)
             .returning(|_| Ok(vec![]));
-        tx.expect_mark_events_dispatched()
+        tx.outbox
+            .expect_mark_events_dispatched()
             .withf(|ids, _| ids.len() == 2)
             .times(1)
             .returning(|_, _| Ok(()));
@@ -456,9 +462,10 @@ mod tests {
     #[test]
     fn fan_out_of_an_empty_outbox_says_so() {
         let mut tx = MockTx::new();
-        tx.expect_claim_undispatched_events()
+        tx.outbox
+            .expect_claim_undispatched_events()
             .returning(|_| Ok(vec![]));
-        tx.expect_insert_deliveries().never();
+        tx.deliveries.expect_insert_deliveries().never();
         let store = MockStore::new(tx);
         assert_eq!(
             fan_out(&store, &fixed_clock(), 100).unwrap(),
@@ -568,14 +575,21 @@ mod tests {
     #[test]
     fn a_success_to_a_healthy_endpoint_writes_no_webhook() {
         let mut tx = MockTx::new();
-        tx.expect_save_delivery().returning(|_, _| Ok(()));
-        tx.expect_webhooks().times(1).returning(|ids| {
-            let mut hook = webhook("https://a.example/", vec![EventPattern::Everything]);
-            hook.id = ids[0];
-            Ok(vec![hook])
-        });
-        tx.expect_save_webhook_state().never();
-        tx.expect_insert_attempt_logs().returning(|_| Ok(vec![]));
+        tx.deliveries
+            .expect_save_delivery()
+            .returning(|_, _| Ok(()));
+        tx.subscriptions
+            .expect_webhooks()
+            .times(1)
+            .returning(|ids| {
+                let mut hook = webhook("https://a.example/", vec![EventPattern::Everything]);
+                hook.id = ids[0];
+                Ok(vec![hook])
+            });
+        tx.subscriptions.expect_save_webhook_state().never();
+        tx.deliveries
+            .expect_insert_attempt_logs()
+            .returning(|_| Ok(vec![]));
         let store = MockStore::new(tx);
         let results = [(claimed_job(0), report(Outcome::Delivered, Some(200)))];
         record_attempts(&store, &fixed_clock(), &no_jitter(), &settings(), &results).unwrap();
@@ -584,11 +598,15 @@ mod tests {
     #[test]
     fn attempts_for_a_webhook_deleted_since_the_claim_are_still_logged() {
         let mut tx = MockTx::new();
-        tx.expect_save_delivery().times(1).returning(|_, _| Ok(()));
-        tx.expect_webhooks().returning(|_| Ok(vec![]));
-        tx.expect_save_webhook_state().never();
-        tx.expect_append_event().never();
-        tx.expect_insert_attempt_logs()
+        tx.deliveries
+            .expect_save_delivery()
+            .times(1)
+            .returning(|_, _| Ok(()));
+        tx.subscriptions.expect_webhooks().returning(|_| Ok(vec![]));
+        tx.subscriptions.expect_save_webhook_state().never();
+        tx.outbox.expect_append_event().never();
+        tx.deliveries
+            .expect_insert_attempt_logs()
             .withf(|logs| logs.len() == 1 && logs[0].response_status == Some(410))
             .times(1)
             .returning(|_| Ok(vec![]));
@@ -600,19 +618,23 @@ mod tests {
     #[test]
     fn recording_a_success_logs_it_and_heals_the_endpoint() {
         let mut tx = MockTx::new();
-        tx.expect_save_delivery()
+        tx.deliveries
+            .expect_save_delivery()
             .withf(|d, _| d.status == DeliveryStatus::Delivered && d.attempts == 1)
             .times(1)
             .returning(|_, _| Ok(()));
-        tx.expect_webhooks()
+        tx.subscriptions
+            .expect_webhooks()
             .withf(|ids| ids == [Uuid::from_u128(7)])
             .times(1)
             .returning(|ids| Ok(vec![failing_webhook(ids[0])]));
-        tx.expect_save_webhook_state()
+        tx.subscriptions
+            .expect_save_webhook_state()
             .withf(|w, _| w.failure_count == 0 && w.failing_since.is_none() && w.is_active)
             .times(1)
             .returning(|_, _| Ok(()));
-        tx.expect_insert_attempt_logs()
+        tx.deliveries
+            .expect_insert_attempt_logs()
             .withf(|logs| {
                 logs.len() == 1
                     && logs[0].success
@@ -622,7 +644,7 @@ mod tests {
             })
             .times(1)
             .returning(|_| Ok(vec![]));
-        tx.expect_append_event().never();
+        tx.outbox.expect_append_event().never();
         let store = MockStore::new(tx);
         let results = [(claimed_job(0), report(Outcome::Delivered, Some(200)))];
         record_attempts(&store, &fixed_clock(), &no_jitter(), &settings(), &results).unwrap();
@@ -631,15 +653,20 @@ mod tests {
     #[test]
     fn a_success_then_a_failure_in_one_batch_counts_one_failure() {
         let mut tx = MockTx::new();
-        tx.expect_save_delivery().returning(|_, _| Ok(()));
-        tx.expect_webhooks()
+        tx.deliveries
+            .expect_save_delivery()
+            .returning(|_, _| Ok(()));
+        tx.subscriptions
+            .expect_webhooks()
             .times(1)
             .returning(|ids| Ok(vec![failing_webhook(ids[0])]));
-        tx.expect_save_webhook_state()
+        tx.subscriptions
+            .expect_save_webhook_state()
             .withf(|w, _| w.failure_count == 1 && w.failing_since == Some(at(0)))
             .times(1)
             .returning(|_, _| Ok(()));
-        tx.expect_insert_attempt_logs()
+        tx.deliveries
+            .expect_insert_attempt_logs()
             .withf(|logs| logs.len() == 2)
             .returning(|_| Ok(vec![]));
         let store = MockStore::new(tx);
@@ -656,15 +683,17 @@ mod tests {
     #[test]
     fn a_410_disables_the_webhook_and_records_webhook_disabled() {
         let mut tx = MockTx::new();
-        tx.expect_save_delivery()
+        tx.deliveries
+            .expect_save_delivery()
             .withf(|d, _| d.status == DeliveryStatus::Failed)
             .returning(|_, _| Ok(()));
-        tx.expect_webhooks().returning(|ids| {
+        tx.subscriptions.expect_webhooks().returning(|ids| {
             let mut hook = webhook("https://gone.example/", vec![EventPattern::Everything]);
             hook.id = ids[0];
             Ok(vec![hook])
         });
-        tx.expect_append_event()
+        tx.outbox
+            .expect_append_event()
             .withf(|e| {
                 e.name == "webhook.disabled"
                     && e.data["url"] == "https://gone.example/"
@@ -672,7 +701,8 @@ mod tests {
             })
             .times(1)
             .returning(|e| Ok(recorded(&e.name)));
-        tx.expect_save_webhook_state()
+        tx.subscriptions
+            .expect_save_webhook_state()
             .withf(|w, _| {
                 !w.is_active
                     && w.disabled_reason
@@ -681,7 +711,8 @@ mod tests {
             })
             .times(1)
             .returning(|_, _| Ok(()));
-        tx.expect_insert_attempt_logs()
+        tx.deliveries
+            .expect_insert_attempt_logs()
             .withf(|logs| !logs[0].success)
             .returning(|_| Ok(vec![]));
         let store = MockStore::new(tx);
@@ -696,10 +727,12 @@ mod tests {
     fn claims_take_what_fits_and_lease_it_for_the_configured_time() {
         let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
         let mut tx = MockTx::new();
-        tx.expect_due_deliveries()
+        tx.deliveries
+            .expect_due_deliveries()
             .withf(move |now, scan, exclude| *now == at(0) && *scan == 12 && exclude == [c])
             .returning(move |_, _, _| Ok(vec![(1, a), (2, a), (3, b), (4, a), (5, b)]));
-        tx.expect_lease_deliveries()
+        tx.deliveries
+            .expect_lease_deliveries()
             .withf(|ids, until| ids == [1, 3, 5] && *until == at(15))
             .times(1)
             .returning(|ids, _| {
@@ -735,9 +768,10 @@ mod tests {
     fn a_claim_with_nothing_that_fits_leases_nothing() {
         let a = Uuid::from_u128(1);
         let mut tx = MockTx::new();
-        tx.expect_due_deliveries()
+        tx.deliveries
+            .expect_due_deliveries()
             .returning(move |_, _, _| Ok(vec![(1, a), (2, a)]));
-        tx.expect_lease_deliveries().never();
+        tx.deliveries.expect_lease_deliveries().never();
         let store = MockStore::new(tx);
         let full = Capacity {
             free: 5,

@@ -170,7 +170,7 @@ pub fn create_webhook(
 ) -> Result<Webhook, WebhookError> {
     let fields = merge(policy, input, None)?;
     let at = clock.now();
-    let webhook = store.write_tx(|tx| tx.insert_webhook(&fields, at))?;
+    let webhook = store.write_tx(|tx| tx.subscriptions().insert_webhook(&fields, at))?;
     tracing::info!(webhook_id = %webhook.id, url = %webhook.url, "webhook created");
     Ok(webhook)
 }
@@ -181,7 +181,7 @@ pub fn get_webhook(
     id: WebhookId,
 ) -> Result<Webhook, WebhookError> {
     store
-        .read_tx(|tx| tx.webhook(id))?
+        .read_tx(|tx| tx.subscriptions().webhook(id))?
         .ok_or(WebhookError::NotFound)
 }
 
@@ -190,7 +190,7 @@ pub fn list_webhooks(
     _admin: &Admin,
     page: Page,
 ) -> Result<Paged<Webhook>, StoreError> {
-    store.read_tx(|tx| tx.list_webhooks(page))
+    store.read_tx(|tx| tx.subscriptions().list_webhooks(page))
 }
 
 /// Changes a subscription. `full` (PUT) needs `url` and `events`; PATCH
@@ -214,20 +214,23 @@ pub fn update_webhook(
     // over the subscription as it is inside the write, so that a concurrent
     // change of another field is kept.
     let current = store
-        .read_tx(|tx| tx.webhook(id))?
+        .read_tx(|tx| tx.subscriptions().webhook(id))?
         .ok_or(WebhookError::NotFound)?;
     let checked = merge(policy, input.clone(), Some(&current))?;
     let at = clock.now();
     store.write_tx(|tx| {
-        let current = tx.webhook(id)?.ok_or(WebhookError::NotFound)?;
+        let current = tx
+            .subscriptions()
+            .webhook(id)?
+            .ok_or(WebhookError::NotFound)?;
         let reactivated = input.is_active == Some(true) && !current.is_active;
         let fields = overlay(&input, checked.clone(), &current);
-        let mut webhook = tx.update_webhook(id, &fields, at)?;
+        let mut webhook = tx.subscriptions().update_webhook(id, &fields, at)?;
         if reactivated {
             webhook.failure_count = 0;
             webhook.failing_since = None;
             webhook.disabled_reason = None;
-            tx.save_webhook_state(&webhook, at)?;
+            tx.subscriptions().save_webhook_state(&webhook, at)?;
         }
         Ok(webhook)
     })
@@ -239,8 +242,10 @@ pub fn delete_webhook(
     id: WebhookId,
 ) -> Result<(), WebhookError> {
     store.write_tx(|tx| {
-        tx.webhook(id)?.ok_or(WebhookError::NotFound)?;
-        Ok::<_, WebhookError>(tx.delete_webhook(id)?)
+        tx.subscriptions()
+            .webhook(id)?
+            .ok_or(WebhookError::NotFound)?;
+        Ok::<_, WebhookError>(tx.subscriptions().delete_webhook(id)?)
     })?;
     tracing::info!(webhook_id = %id, "webhook deleted");
     Ok(())
@@ -256,7 +261,10 @@ pub fn set_active(
 ) -> Result<Webhook, WebhookError> {
     let at = clock.now();
     store.write_tx(|tx| {
-        let mut webhook = tx.webhook(id)?.ok_or(WebhookError::NotFound)?;
+        let mut webhook = tx
+            .subscriptions()
+            .webhook(id)?
+            .ok_or(WebhookError::NotFound)?;
         webhook.is_active = active;
         if active {
             webhook.failure_count = 0;
@@ -265,7 +273,7 @@ pub fn set_active(
         } else {
             webhook.disabled_reason = Some(format!("deactivated by {}", admin.caller().username));
         }
-        tx.save_webhook_state(&webhook, at)?;
+        tx.subscriptions().save_webhook_state(&webhook, at)?;
         Ok(webhook)
     })
 }
@@ -325,7 +333,8 @@ mod tests {
     #[test]
     fn create_generates_a_secret_when_none_is_given() {
         let mut tx = MockTx::new();
-        tx.expect_insert_webhook()
+        tx.subscriptions
+            .expect_insert_webhook()
             .withf(|f, _| f.secret == "whsec_generated" && f.is_active && f.events.len() == 2)
             .times(1)
             .returning(|f, _| Ok(webhook(&f.url, f.events.clone())));
@@ -343,7 +352,8 @@ mod tests {
     #[test]
     fn a_given_secret_is_kept() {
         let mut tx = MockTx::new();
-        tx.expect_insert_webhook()
+        tx.subscriptions
+            .expect_insert_webhook()
             .withf(|f, _| f.secret == "my-secret-key")
             .returning(|f, _| Ok(webhook(&f.url, f.events.clone())));
         let store = MockStore::new(tx);
@@ -364,7 +374,7 @@ mod tests {
     #[test]
     fn every_bad_field_is_reported_and_nothing_written() {
         let mut tx = MockTx::new();
-        tx.expect_insert_webhook().never();
+        tx.subscriptions.expect_insert_webhook().never();
         let store = MockStore::new(tx);
         let bad = WebhookInput {
             url: Some("http://10.0.0.1/hook".into()),
@@ -440,7 +450,7 @@ mod tests {
     #[test]
     fn a_patch_keeps_what_it_does_not_name_and_reactivation_clears_the_failures() {
         let mut tx = MockTx::new();
-        tx.expect_webhook().returning(|_| {
+        tx.subscriptions.expect_webhook().returning(|_| {
             let mut hook = webhook("https://old.example/", vec![EventPattern::Everything]);
             hook.is_active = false;
             hook.failure_count = 9;
@@ -448,7 +458,8 @@ mod tests {
             hook.disabled_reason = Some("the endpoint answered 410 Gone".into());
             Ok(Some(hook))
         });
-        tx.expect_update_webhook()
+        tx.subscriptions
+            .expect_update_webhook()
             .withf(|_, f, _| {
                 f.url == "https://old.example/" && f.is_active && f.secret == "my-secret-key"
             })
@@ -459,7 +470,8 @@ mod tests {
                     ..webhook(&f.url, f.events.clone())
                 })
             });
-        tx.expect_save_webhook_state()
+        tx.subscriptions
+            .expect_save_webhook_state()
             .withf(|w, _| {
                 w.failure_count == 0 && w.failing_since.is_none() && w.disabled_reason.is_none()
             })
@@ -486,11 +498,15 @@ mod tests {
     #[test]
     fn deactivation_names_who_and_a_missing_webhook_is_not_found() {
         let mut tx = MockTx::new();
-        tx.expect_webhook().with(always()).returning(|id| {
-            Ok((!id.is_nil())
-                .then(|| webhook("https://a.example/", vec![EventPattern::Everything])))
-        });
-        tx.expect_save_webhook_state()
+        tx.subscriptions
+            .expect_webhook()
+            .with(always())
+            .returning(|id| {
+                Ok((!id.is_nil())
+                    .then(|| webhook("https://a.example/", vec![EventPattern::Everything])))
+            });
+        tx.subscriptions
+            .expect_save_webhook_state()
             .withf(|w, _| {
                 !w.is_active && w.disabled_reason.as_deref() == Some("deactivated by admin")
             })
