@@ -20,9 +20,10 @@ pub struct TestApp {
     pub admin_token: String,
     server: ServerHandle,
     // Fields drop in this order: the workers stop (and finish their store
-    // work) while the database still exists, then it is removed.
-    _workers: WorkerHandle,
-    _database: TestDatabase,
+    // work) while the database still exists, then it is removed. Both are
+    // taken out by [`TestApp::restart`].
+    workers: Option<WorkerHandle>,
+    database: Option<TestDatabase>,
 }
 
 impl Drop for TestApp {
@@ -128,11 +129,23 @@ impl TestApp {
             client: reqwest::Client::new(),
             admin_token: String::new(),
             server: handle,
-            _workers: workers,
-            _database: database,
+            workers: Some(workers),
+            database: Some(database),
         };
         app.admin_token = app.login(ADMIN.0, ADMIN.1).await;
         app
+    }
+
+    /// Stops this app (its server, then its workers, as a process exit
+    /// would) and starts a new one on the same database with `args`.
+    pub async fn restart(mut self, args: &[&str]) -> Self {
+        self.server.stop(true).await;
+        drop(self.workers.take());
+        let database = self
+            .database
+            .take()
+            .expect("a running app has its database");
+        Self::spawn_on(database, args).await
     }
 
     pub fn url(&self, path: &str) -> String {

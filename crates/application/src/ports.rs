@@ -5,10 +5,14 @@ use chrono::{DateTime, Utc};
 use libris_domain::accounts::{Account, Profile, User, UserId, UserRef};
 use libris_domain::audit::{AuditEntry, NewAuditEntry};
 use libris_domain::catalog::{Author, AuthorId, Book, BookId, ImportRecord};
+use libris_domain::delivery::Progress;
 use libris_domain::events::EventPattern;
 use libris_domain::events::RecordedEvent;
 use libris_domain::inbound::{InboundEvent, InboundStatus, SignatureScheme};
 use libris_domain::lending::{Loan, LoanId};
+use libris_domain::notifications::{
+    Email, Notification, NotificationId, NotificationKind, NotificationStatus,
+};
 use libris_domain::values::Password;
 use libris_domain::webhooks::{
     AttemptLog, Delivery, DeliveryId, DeliveryStatus, Webhook, WebhookId,
@@ -44,18 +48,20 @@ impl From<&User> for Caller {
     }
 }
 
-/// How a store operation can fail. Adapters map their driver's errors onto
-/// these; use cases turn the expected ones into their own errors.
+/// How a store operation can fail. An adapter answers `UniqueViolation` and
+/// `ForeignKeyViolation` for the failures each method's doc names (use cases
+/// turn those into their own errors), and `Unexpected` for anything else.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique constraint refused the write; the string names the constraint
-    /// or column as the database reported it.
+    /// A uniqueness the method names was violated; the string names the
+    /// constraint, for logs.
     #[error("unique constraint violated: {0}")]
     UniqueViolation(String),
-    /// A foreign key refused the write (a referenced row is missing or still
-    /// referenced).
+    /// A reference the method names was refused: the referenced row is
+    /// missing, or still referenced; the string names the constraint, for logs.
     #[error("foreign key constraint violated: {0}")]
     ForeignKeyViolation(String),
+    /// Any other failure: logged, and answered without details.
     #[error("store failure: {0}")]
     Unexpected(String),
 }
@@ -236,6 +242,34 @@ pub struct NewAttemptLog {
     pub at: DateTime<Utc>,
 }
 
+/// A notification to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotification {
+    pub kind: NotificationKind,
+    pub email: Email,
+    /// The event it is about (a borrow's email to the admins).
+    pub event_id: Option<Uuid>,
+    /// The loan it is about (reminders and overdue notices).
+    pub loan_id: Option<LoanId>,
+    /// When it is due: now, or a time to come for a reminder.
+    pub due_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A leased notification: the email and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeasedNotification {
+    pub id: NotificationId,
+    pub email: Email,
+    pub progress: Progress,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotificationFilter {
+    pub channel: Option<String>,
+    pub status: Option<NotificationStatus>,
+}
+
 /// An event to append to the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
@@ -247,18 +281,33 @@ pub struct NewEvent {
 
 /// A unit of work: the ports of every aggregate, over one transaction, so a
 /// use case asks only for what it uses (`tx.catalog().insert_book(..)`) and
-/// its mock stays short. Methods that return `Option` answer `None` for a
-/// missing row; a write to a missing row is the caller's bug and may be
-/// `Unexpected`.
+/// its mock stays short.
+///
+/// Rules for every method: an `Option` is `None` for a missing row. A write
+/// to a missing row changes nothing and is no error, except where the method
+/// answers the row it wrote (`update_author`, `update_book`, `close_loan`,
+/// `set_book_available`, `update_webhook`): there it is `Unexpected`. A
+/// `list_*` answers one page of the matching rows and how many match in all.
+/// After any error the transaction is good only for rolling back.
 pub trait Tx {
+    /// [`Accounts`] in this transaction.
     fn accounts(&mut self) -> &mut dyn Accounts;
+    /// [`Catalog`] in this transaction.
     fn catalog(&mut self) -> &mut dyn Catalog;
+    /// [`Lending`] in this transaction.
     fn lending(&mut self) -> &mut dyn Lending;
+    /// [`Subscriptions`] in this transaction.
     fn subscriptions(&mut self) -> &mut dyn Subscriptions;
+    /// [`Deliveries`] in this transaction.
     fn deliveries(&mut self) -> &mut dyn Deliveries;
+    /// [`Inbound`] in this transaction.
     fn inbound(&mut self) -> &mut dyn Inbound;
+    /// [`AuditLog`] in this transaction.
     fn audit(&mut self) -> &mut dyn AuditLog;
+    /// [`Outbox`] in this transaction.
     fn outbox(&mut self) -> &mut dyn Outbox;
+    /// [`Notifications`] in this transaction.
+    fn notifications(&mut self) -> &mut dyn Notifications;
 }
 
 /// Members, their profiles and their bearer tokens.
@@ -266,11 +315,16 @@ pub trait Tx {
 pub trait Accounts {
     /// `UniqueViolation` when the username is taken.
     fn insert_user(&mut self, user: &NewUser) -> Result<User, StoreError>;
+    /// `UniqueViolation` when the user has a profile already;
+    /// `ForeignKeyViolation` when the user does not exist.
     fn insert_profile(&mut self, user_id: UserId, profile: &Profile) -> Result<(), StoreError>;
+    /// The user with their profile.
     fn account(&mut self, user_id: UserId) -> Result<Option<Account>, StoreError>;
+    /// Whether a user has this username.
     fn username_exists(&mut self, username: &str) -> Result<bool, StoreError>;
     /// The user and their password hash.
     fn credentials(&mut self, username: &str) -> Result<Option<(User, String)>, StoreError>;
+    /// Writes the fields `changes` gives; no field given is no write.
     fn update_profile(
         &mut self,
         user_id: UserId,
@@ -278,45 +332,66 @@ pub trait Accounts {
     ) -> Result<(), StoreError>;
     /// Sets `books_borrowed` / `books_returned` from the member's loans.
     fn recount_member_loans(&mut self, user_id: UserId) -> Result<(), StoreError>;
+    /// Newest first.
     fn list_accounts(&mut self, page: Page) -> Result<Paged<Account>, StoreError>;
+    /// Stores a token's digest for the user. `UniqueViolation` when the digest
+    /// is stored already; `ForeignKeyViolation` when the user does not exist.
     fn insert_token(
         &mut self,
         user_id: UserId,
         digest: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// The account of the token stored under this digest.
     fn account_by_token(&mut self, digest: &str) -> Result<Option<Account>, StoreError>;
-    /// `true` when a token was revoked.
+    /// Revokes the token stored under this digest; `true` when there was one.
     fn delete_token(&mut self, digest: &str) -> Result<bool, StoreError>;
+    /// The email addresses of every admin who has one, in id order.
+    fn admin_emails(&mut self) -> Result<Vec<String>, StoreError>;
+    /// The member's email when they have one and subscribed to
+    /// notifications; `None` otherwise, and for a missing member.
+    fn notification_address(&mut self, user_id: UserId) -> Result<Option<String>, StoreError>;
 }
 
 /// Authors, books and bulk imports.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait Catalog {
+    /// Inserts an author with no books counted.
     fn insert_author(
         &mut self,
         fields: &AuthorFields,
         at: DateTime<Utc>,
     ) -> Result<Author, StoreError>;
+    /// The author with their book counts.
     fn author(&mut self, id: AuthorId) -> Result<Option<Author>, StoreError>;
+    /// Writes name and bio; answers the author.
     fn update_author(&mut self, id: AuthorId, fields: &AuthorFields) -> Result<Author, StoreError>;
+    /// `ForeignKeyViolation` when the author still has books.
     fn delete_author(&mut self, id: AuthorId) -> Result<(), StoreError>;
+    /// Newest first.
     fn list_authors(&mut self, page: Page) -> Result<Paged<Author>, StoreError>;
+    /// How many books the author has.
     fn count_books_by(&mut self, author_id: AuthorId) -> Result<i64, StoreError>;
-    /// Sets the author's `total_books` and `available_books` from the books
-    /// table, so the counts are true whatever happened before.
+    /// Sets the author's `total_books` and `available_books` from their books
+    /// as committed, so the counts are true whatever happened before.
     fn recount_author(&mut self, id: AuthorId) -> Result<(), StoreError>;
-    /// `UniqueViolation` when the ISBN is taken.
+    /// `UniqueViolation` when the ISBN is taken; `ForeignKeyViolation` when
+    /// the author does not exist.
     fn insert_book(&mut self, fields: &BookFields, at: DateTime<Utc>) -> Result<Book, StoreError>;
+    /// The book with its author's name.
     fn book(&mut self, id: BookId) -> Result<Option<Book>, StoreError>;
-    /// `UniqueViolation` when the ISBN is taken.
+    /// Writes every field (`isbn: None` clears it); answers the book.
+    /// `UniqueViolation` when the ISBN is another book's; `ForeignKeyViolation`
+    /// when the author does not exist.
     fn update_book(
         &mut self,
         id: BookId,
         fields: &BookFields,
         at: DateTime<Utc>,
     ) -> Result<Book, StoreError>;
+    /// The book's loans and audit entries outlive it.
     fn delete_book(&mut self, id: BookId) -> Result<(), StoreError>;
+    /// Newest first.
     fn list_books(&mut self, filter: &BookFilter, page: Page) -> Result<Paged<Book>, StoreError>;
     /// Whether another book than `except` has this ISBN.
     fn isbn_in_use(&mut self, isbn: &str, except: Option<BookId>) -> Result<bool, StoreError>;
@@ -324,19 +399,22 @@ pub trait Catalog {
     fn existing_authors(&mut self, ids: &[AuthorId]) -> Result<Vec<AuthorId>, StoreError>;
     /// Which of `isbns` some book already has.
     fn isbns_in_use(&mut self, isbns: &[String]) -> Result<Vec<String>, StoreError>;
+    /// Records that `user` imported `count` books.
     fn insert_import(
         &mut self,
         user: &UserRef,
         count: i64,
         at: DateTime<Utc>,
     ) -> Result<ImportRecord, StoreError>;
-    /// Inserts every book in as few statements as the backend allows; answers
-    /// them in the order given. `UniqueViolation` when an ISBN is taken.
+    /// Inserts every book; answers them in the order given. `UniqueViolation`
+    /// when an ISBN is taken, by a stored book or another of `books`;
+    /// `ForeignKeyViolation` when an author does not exist.
     fn insert_books(
         &mut self,
         books: &[BookFields],
         at: DateTime<Utc>,
     ) -> Result<Vec<Book>, StoreError>;
+    /// Newest first.
     fn list_imports(&mut self, page: Page) -> Result<Paged<ImportRecord>, StoreError>;
 }
 
@@ -345,37 +423,45 @@ pub trait Catalog {
 pub trait Lending {
     /// The book's loan that has not been returned, if any.
     fn open_loan(&mut self, book_id: BookId) -> Result<Option<Loan>, StoreError>;
-    /// `UniqueViolation` when the book already has an open loan.
+    /// `UniqueViolation` when the book already has an open loan;
+    /// `ForeignKeyViolation` when the member does not exist.
     fn insert_loan(&mut self, loan: &NewLoan) -> Result<Loan, StoreError>;
-    /// Sets the loan's `returned_at`.
+    /// Sets the loan's `returned_at`; answers the loan.
     fn close_loan(&mut self, loan_id: LoanId, at: DateTime<Utc>) -> Result<Loan, StoreError>;
+    /// Sets the book's `available`; answers the book.
     fn set_book_available(
         &mut self,
         book_id: BookId,
         available: bool,
         at: DateTime<Utc>,
     ) -> Result<Book, StoreError>;
+    /// Newest first.
     fn list_loans(&mut self, filter: &LoanFilter, page: Page) -> Result<Paged<Loan>, StoreError>;
 }
 
 /// Webhook subscriptions and their endpoint health.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait Subscriptions {
+    /// Inserts a webhook under a fresh id, with no failures recorded.
     fn insert_webhook(
         &mut self,
         fields: &WebhookFields,
         at: DateTime<Utc>,
     ) -> Result<Webhook, StoreError>;
+    /// The webhook with its health.
     fn webhook(&mut self, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
     /// The webhooks of `ids` that exist, in id order.
     fn webhooks(&mut self, ids: &[WebhookId]) -> Result<Vec<Webhook>, StoreError>;
+    /// Writes `fields`; answers the webhook.
     fn update_webhook(
         &mut self,
         id: WebhookId,
         fields: &WebhookFields,
         at: DateTime<Utc>,
     ) -> Result<Webhook, StoreError>;
+    /// Deletes the webhook with its deliveries; its attempt logs stay.
     fn delete_webhook(&mut self, id: WebhookId) -> Result<(), StoreError>;
+    /// Newest first.
     fn list_webhooks(&mut self, page: Page) -> Result<Paged<Webhook>, StoreError>;
     /// Every active subscription (fan-out reads them per batch).
     fn active_webhooks(&mut self) -> Result<Vec<Webhook>, StoreError>;
@@ -391,14 +477,18 @@ pub trait Subscriptions {
 /// The webhook queue: deliveries and the attempt log.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait Deliveries {
+    /// Inserts pending deliveries; answers them in the order given.
+    /// `UniqueViolation` when the webhook has a delivery of the event already;
+    /// `ForeignKeyViolation` when the webhook does not exist.
     fn insert_deliveries(
         &mut self,
         deliveries: &[NewDelivery],
     ) -> Result<Vec<Delivery>, StoreError>;
     /// Up to `limit` deliveries due at `now` and not leased, of active
-    /// webhooks not in `exclude`, oldest first, with their webhook. On
-    /// PostgreSQL the rows are locked `SKIP LOCKED` until the transaction
-    /// ends, so concurrent claimers see disjoint sets.
+    /// webhooks not in `exclude`, oldest due first, with their webhook. The
+    /// rows stay claimed by this transaction until it ends: a concurrent
+    /// claimer skips them rather than waiting, so concurrent claimers see
+    /// disjoint sets.
     fn due_deliveries(
         &mut self,
         now: DateTime<Utc>,
@@ -406,16 +496,22 @@ pub trait Deliveries {
         exclude: &[WebhookId],
     ) -> Result<Vec<(DeliveryId, WebhookId)>, StoreError>;
     /// Leases these deliveries until `lease_until`; answers them with their
-    /// webhook and event, oldest first.
+    /// webhook and event, oldest due first, skipping any that no longer exist.
     fn lease_deliveries(
         &mut self,
         ids: &[DeliveryId],
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    /// One delivery, without its webhook or event.
     fn delivery(&mut self, id: DeliveryId) -> Result<Option<Delivery>, StoreError>;
     /// Writes status, attempts, retry base, next attempt, last error, and
     /// releases the lease.
-    fn save_delivery(&mut self, delivery: &Delivery, at: DateTime<Utc>) -> Result<(), StoreError>;
+    fn save_delivery(
+        &mut self,
+        id: DeliveryId,
+        progress: &Progress,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Makes deliveries due at `at`: the given ones whatever their state
     /// (queued again, the schedule starting over), or else every pending
     /// unleased one, of `webhook` if given. Answers how many.
@@ -434,19 +530,24 @@ pub trait Deliveries {
     /// Deletes finished deliveries (not pending) last changed before `before`,
     /// and attempt logs written before it; answers how many of each.
     fn prune_deliveries(&mut self, before: DateTime<Utc>) -> Result<(usize, usize), StoreError>;
+    /// Newest first.
     fn list_deliveries(
         &mut self,
         filter: &DeliveryFilter,
         page: Page,
     ) -> Result<Paged<Delivery>, StoreError>;
+    /// Appends attempt logs; answers them in the order given. A log refers to
+    /// its webhook and delivery by id only, and outlives them.
     fn insert_attempt_logs(
         &mut self,
         logs: &[NewAttemptLog],
     ) -> Result<Vec<AttemptLog>, StoreError>;
     /// How many deliveries are pending, and when the oldest was made.
     fn pending_deliveries(&mut self) -> Result<(i64, Option<DateTime<Utc>>), StoreError>;
-    /// Webhooks with failures since their last success, and how many.
+    /// Webhooks with failures since their last success, and how many, in id
+    /// order.
     fn failing_webhooks(&mut self) -> Result<Vec<(WebhookId, i64)>, StoreError>;
+    /// Newest first.
     fn list_attempt_logs(
         &mut self,
         filter: &AttemptLogFilter,
@@ -457,10 +558,13 @@ pub trait Deliveries {
 /// Webhooks received from other systems.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait Inbound {
+    /// Whether an event with this message id is stored.
     fn inbound_message_exists(&mut self, message_id: &str) -> Result<bool, StoreError>;
-    /// `UniqueViolation` when an event with this message id is stored.
+    /// Stores the event under a fresh id. `UniqueViolation` when an event with
+    /// this message id is stored, even one a concurrent writer stored first.
     fn insert_inbound_event(&mut self, event: &NewInboundEvent)
         -> Result<InboundEvent, StoreError>;
+    /// Newest received first.
     fn list_inbound_events(
         &mut self,
         filter: &InboundFilter,
@@ -471,7 +575,10 @@ pub trait Inbound {
 /// The audit log of book changes.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait AuditLog {
+    /// Appends the entries. An entry names its book by id and title only, and
+    /// outlives it.
     fn insert_audit_entries(&mut self, entries: &[NewAuditEntry]) -> Result<(), StoreError>;
+    /// Newest first.
     fn list_audit_entries(
         &mut self,
         filter: &AuditFilter,
@@ -482,19 +589,83 @@ pub trait AuditLog {
 /// The event log every change appends to, and its dispatch marks.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait Outbox {
-    /// Up to `limit` events fan-out has not handled, oldest first; on
-    /// PostgreSQL locked `SKIP LOCKED`, so instances share the work.
-    fn claim_undispatched_events(&mut self, limit: i64) -> Result<Vec<RecordedEvent>, StoreError>;
-    fn mark_events_dispatched(&mut self, ids: &[Uuid], at: DateTime<Utc>)
-        -> Result<(), StoreError>;
+    /// Makes `consumer` a consumer of the event log, listening to
+    /// `patterns` (replacing those it had): every event appended from now on
+    /// that matches one gets a dispatch mark for it, in the appending
+    /// transaction. Events appended before are not its concern. Instances
+    /// registering the same consumer at once must not fail.
+    fn register_consumer(
+        &mut self,
+        consumer: &str,
+        patterns: &[EventPattern],
+    ) -> Result<(), StoreError>;
+    /// Up to `limit` events still marked for `consumer`, oldest first. The
+    /// marks stay claimed by this transaction until it ends: another instance
+    /// of the consumer skips them rather than waiting, so instances take
+    /// disjoint batches; other consumers' marks are untouched, so consumers
+    /// never wait for one another.
+    fn claim_events(
+        &mut self,
+        consumer: &str,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+    /// Removes `consumer`'s marks of these events: it has handled them.
+    fn mark_dispatched(&mut self, consumer: &str, ids: &[Uuid]) -> Result<(), StoreError>;
+    /// Appends the event under a fresh id, with a dispatch mark for every
+    /// consumer listening to its name.
     fn append_event(&mut self, event: &NewEvent) -> Result<RecordedEvent, StoreError>;
-    /// Newest first; a page stops early once its `data` passes
-    /// [`Page::DATA_BUDGET`] (it always holds at least one event).
+    /// Newest first, of `name` if given; a page stops early once its `data`
+    /// passes [`Page::DATA_BUDGET`] bytes (it always holds at least one event).
     fn list_events(
         &mut self,
         name: Option<String>,
         page: Page,
     ) -> Result<Paged<RecordedEvent>, StoreError>;
+}
+
+/// The email queue: notifications to people, due at a time.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Notifications {
+    /// Queues what is not queued yet, in one go: a second notification for
+    /// the same (event, recipient), or for the same (loan, kind), is skipped,
+    /// not an error (the transaction goes on), so handling an event twice
+    /// after a crash mails nobody twice. Answers how many were queued.
+    fn insert_notifications(&mut self, new: &[NewNotification]) -> Result<usize, StoreError>;
+    /// Deletes the loan's reminders and notices that are pending and not
+    /// leased (the book came back); answers how many.
+    fn cancel_loan_notifications(&mut self, loan_id: LoanId) -> Result<usize, StoreError>;
+    /// Up to `limit` pending notifications due at `now` and not leased, whose
+    /// recipient is not in `exclude`, oldest due first, with their recipient.
+    /// The rows stay claimed by this transaction until it ends: a concurrent
+    /// claimer skips them rather than waiting, so concurrent claimers see
+    /// disjoint sets.
+    fn due_notifications(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: i64,
+        exclude: &[String],
+    ) -> Result<Vec<(NotificationId, String)>, StoreError>;
+    /// Leases these notifications until `lease_until`; answers them in the
+    /// order given, skipping ids that no longer exist.
+    fn lease_notifications(
+        &mut self,
+        ids: &[NotificationId],
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<LeasedNotification>, StoreError>;
+    /// Writes status, attempts, retry base, next attempt and last error,
+    /// releases the lease, and sets `sent_at` to `at` when it was delivered.
+    fn save_notification(
+        &mut self,
+        id: NotificationId,
+        progress: &Progress,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Newest first.
+    fn list_notifications(
+        &mut self,
+        filter: &NotificationFilter,
+        page: Page,
+    ) -> Result<Paged<Notification>, StoreError>;
 }
 
 /// A [`Tx`] of mocks, one per aggregate: `tx.catalog.expect_book()`.
@@ -509,6 +680,7 @@ pub struct MockTx {
     pub inbound: MockInbound,
     pub audit: MockAuditLog,
     pub outbox: MockOutbox,
+    pub notifications: MockNotifications,
 }
 
 #[cfg(any(test, feature = "mock"))]
@@ -544,17 +716,24 @@ impl Tx for MockTx {
     fn outbox(&mut self) -> &mut dyn Outbox {
         &mut self.outbox
     }
+    fn notifications(&mut self) -> &mut dyn Notifications {
+        &mut self.notifications
+    }
 }
 
 /// Runs work in database transactions. Object safe; use the generic helpers of
 /// [`StoreExt`].
 pub trait Store: Send + Sync {
-    /// Runs `work` in one write transaction (on SQLite `BEGIN IMMEDIATE`, so
-    /// two writers queue instead of failing). Commits when `work` returns
-    /// `true`, rolls back when it returns `false`. An error is a failure to
-    /// begin or commit.
+    /// Runs `work` in one write transaction: commits when it returns `true`,
+    /// rolls back when it returns `false`; an error is a failure to begin or
+    /// commit. Writers of one row run one at a time: the second queues until
+    /// the first ends rather than failing. A book, author or webhook read in
+    /// it stays this transaction's until it ends (a second writer waits, then
+    /// reads what the first committed), so a check made on a read still holds
+    /// at commit; `active_webhooks` keeps them from deletion only.
     fn write(&self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<(), StoreError>;
-    /// Runs `work` on a connection for reads; nothing it does is committed.
+    /// Runs `work` in a read transaction: it sees one snapshot (a count and its
+    /// page agree), and nothing it does is committed.
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<(), StoreError>;
 }
 

@@ -22,7 +22,8 @@ use uuid::Uuid;
 use crate::errors::ApiError;
 use crate::page_headers::page_headers;
 use crate::routes::{
-    accounts, audit, authors, books, events, health, imports, inbound, lending, webhooks,
+    accounts, audit, authors, books, events, health, imports, inbound, lending, notifications,
+    webhooks,
 };
 
 /// Where the document is served.
@@ -33,7 +34,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
     info(
         title = "Libris",
         description = "A book-lending library: accounts, catalog, loans, bulk imports, \
-            the audit and event logs, and webhooks. Protected routes take \
+            the audit and event logs, webhooks and email notifications. Protected routes take \
             `Authorization: Bearer <token>` (from `POST /api/auth/token/`); anonymous \
             requests get 401, members on admin routes 403. Every route answers with and \
             without a trailing slash. Lists take `?limit=&offset=` (default 50, at most \
@@ -83,6 +84,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         webhooks::redeliver,
         inbound::receive,
         inbound::list,
+        notifications::list,
     ),
     tags(
         (name = "accounts", description = "Registration, tokens and the caller's profile"),
@@ -92,6 +94,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         (name = "audit", description = "The books' audit log"),
         (name = "events", description = "The event log and custom events"),
         (name = "webhooks", description = "Subscriptions, deliveries and attempts"),
+        (name = "notifications", description = "Emails to admins and members"),
         (name = "operations", description = "Health probes"),
     )
 )]

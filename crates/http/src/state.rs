@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
+use libris_application::engine::Engine;
 use libris_application::lending::LoanPolicy;
 use libris_application::login_throttle::LoginThrottle;
-use libris_application::webhooks::{
-    DeliverySettings, EndpointPolicy, InboundVerifier, Randomness, WebhookTransport,
-};
+use libris_application::webhooks::{EndpointPolicy, InboundVerifier, WebhookQueue};
 use libris_application::{Clock, PasswordHasher, Store, TokenCodec};
 
 use crate::metrics::Metrics;
@@ -25,10 +24,9 @@ pub struct AppState {
     /// Most items one bulk import may hold.
     pub import_limit: usize,
     pub endpoints: Arc<dyn EndpointPolicy>,
-    /// Sends the test ping, the one delivery made inside a request.
-    pub transport: Arc<dyn WebhookTransport>,
-    pub random: Arc<dyn Randomness>,
-    pub delivery: DeliverySettings,
+    /// The webhook channel: the test ping is the one delivery sent inside a
+    /// request.
+    pub webhooks: Arc<Engine<WebhookQueue>>,
     /// Checks inbound webhooks; `None` when no inbound secret is configured.
     pub inbound: Option<Arc<dyn InboundVerifier>>,
     /// Shared with the delivery workers, which count their attempts in it.

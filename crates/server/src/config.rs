@@ -110,7 +110,17 @@ pub struct ServerArgs {
     pub serve: ServeArgs,
 
     #[command(flatten)]
+    pub channels: ChannelArgs,
+}
+
+/// What the workers take: every channel's settings.
+#[derive(Debug, Clone, Args)]
+pub struct ChannelArgs {
+    #[command(flatten)]
     pub webhooks: WebhookArgs,
+
+    #[command(flatten)]
+    pub email: EmailArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -122,11 +132,11 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the API and the delivery workers (the default).
-    Serve(ServerArgs),
+    Serve(Box<ServerArgs>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Run the delivery workers only (fan-out and send), no API.
-    Worker(WebhookArgs),
+    Worker(ChannelArgs),
     /// Manage users.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -146,8 +156,9 @@ pub enum DeliveriesCommand {
         /// These deliveries, whatever their state (repeatable).
         #[arg(long = "delivery", num_args = 1..)]
         deliveries: Vec<i64>,
+        /// Boxed: the other commands are small.
         #[command(flatten)]
-        settings: WebhookArgs,
+        settings: Box<ChannelArgs>,
     },
     /// Count deliveries that reached a status recently; exit 1 over the limit.
     Monitor {
@@ -282,6 +293,29 @@ pub struct WebhookArgs {
     pub webhook_poll_interval: Duration,
 }
 
+/// Email settings (docs/email.md).
+#[derive(Debug, Clone, Args)]
+pub struct EmailArgs {
+    /// `smtp://[user:pass@]host:port` (STARTTLS when offered) or
+    /// `smtps://…` (TLS). Default: none, emails are recorded and logged, not
+    /// sent, and go out once it is set.
+    #[arg(long, env = "LIBRIS_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender address of every email.
+    #[arg(long, env = "LIBRIS_MAIL_FROM", default_value = "libris@localhost")]
+    pub mail_from: String,
+
+    /// Days before a loan's due date that its reminder goes out.
+    #[arg(long, env = "LIBRIS_LOAN_REMINDER_DAYS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub loan_reminder_days: u32,
+
+    /// Delays between attempts of one email, as the webhook schedule
+    /// (default: the webhook default).
+    #[arg(long, env = "LIBRIS_EMAIL_RETRY_SCHEDULE", value_parser = parse_schedule)]
+    pub email_retry_schedule: Option<Schedule>,
+}
+
 /// A parsed retry schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule(pub Vec<Duration>);
@@ -370,7 +404,7 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     pub db_pool_size: u32,
     pub serve: ServeArgs,
-    pub webhooks: WebhookArgs,
+    pub channels: ChannelArgs,
 }
 
 impl Config {
@@ -385,7 +419,7 @@ impl Config {
             database_url: cli.database.database_url.clone(),
             db_pool_size: cli.database.pool_size(),
             serve: server.serve.clone(),
-            webhooks: server.webhooks.clone(),
+            channels: server.channels.clone(),
         }
     }
 

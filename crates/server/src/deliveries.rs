@@ -5,17 +5,14 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use futures_util::future::join_all;
+use libris_application::engine::{dispatch, Capacity, Dispatched};
 use libris_application::webhooks::maintenance::{self, DueError, DueScope};
-use libris_application::webhooks::pipeline::{
-    claim_deliveries, fan_out, record_attempts, Capacity, FanOut,
-};
-use libris_application::webhooks::Outcome;
-use libris_application::{Clock, Store};
-use libris_webhooks::ThreadRandom;
-use tokio::task::JoinSet;
+use libris_application::Store;
+use libris_domain::delivery::Outcome;
 
 use crate::clock::SystemClock;
-use crate::config::{DatabaseArgs, DeliveriesCommand, WebhookArgs};
+use crate::config::{ChannelArgs, DatabaseArgs, DeliveriesCommand};
 use crate::startup::{open_store, Pipeline};
 use crate::workers::Wake;
 
@@ -77,16 +74,18 @@ async fn blocking<T: Send + 'static>(
     Ok(tokio::task::spawn_blocking(work).await??)
 }
 
-/// Makes the scope due, then fans out and sends until nothing is due: each
-/// delivery gets at most one attempt, whose retries wait for the workers.
-/// An id that names nothing is a usage error (exit status 2).
+/// Makes the scope due, then dispatches events and sends until nothing is
+/// due: each delivery gets at most one attempt, whose retries wait for the
+/// workers. An id that names nothing is a usage error (exit status 2).
 async fn send(
     store: Arc<dyn Store>,
     clock: Arc<SystemClock>,
-    args: &WebhookArgs,
+    channels: &ChannelArgs,
     scope: DueScope,
 ) -> anyhow::Result<ExitCode> {
-    let pipeline = Pipeline::new(args)?;
+    let pipeline = Pipeline::new(Arc::clone(&store), channels)?;
+    let args = &channels.webhooks;
+    pipeline.register().await?;
     let queued = {
         let (store, clock) = (Arc::clone(&store), Arc::clone(&clock));
         tokio::task::spawn_blocking(move || maintenance::make_due(&*store, &*clock, &scope)).await?
@@ -101,55 +100,45 @@ async fn send(
     };
     println!("{queued} deliveries due now");
     let mut outcomes: HashMap<&'static str, usize> = HashMap::new();
+    let capacity = Capacity::idle(
+        args.webhook_concurrency.max(1),
+        args.webhook_endpoint_concurrency.max(1),
+    );
     loop {
-        loop {
-            let (s, c) = (Arc::clone(&store), Arc::clone(&clock));
-            if blocking(move || fan_out(&*s, &*c, 500)).await? == FanOut::EmptyQueue {
-                break;
+        for consumer in &pipeline.consumers {
+            loop {
+                let (s, c, consumer) =
+                    (Arc::clone(&store), Arc::clone(&clock), Arc::clone(consumer));
+                if blocking(move || dispatch(&*s, &*c, &*consumer, 500)).await?
+                    == Dispatched::EmptyQueue
+                {
+                    break;
+                }
             }
         }
-        let capacity = Capacity {
-            free: args.webhook_concurrency.max(1),
-            per_endpoint: args.webhook_endpoint_concurrency.max(1),
-            in_flight: HashMap::new(),
-        };
-        let (s, c, settings) = (
-            Arc::clone(&store),
-            Arc::clone(&clock),
-            pipeline.settings.clone(),
-        );
-        let jobs = blocking(move || claim_deliveries(&*s, &*c, &settings, &capacity)).await?;
+        let engine = Arc::clone(&pipeline.webhooks);
+        let claim = capacity.clone();
+        let jobs = blocking(move || engine.claim(&claim)).await?;
         if jobs.is_empty() {
             break;
         }
-        let mut sends = JoinSet::new();
-        for job in jobs {
-            let (transport, timestamp) = (Arc::clone(&pipeline.transport), clock.now().timestamp());
-            sends.spawn(async move {
-                let report = transport.send(&job.request, timestamp).await;
-                (job, report)
-            });
-        }
-        let results = sends.join_all().await;
+        let reports = join_all(jobs.iter().map(|job| pipeline.webhooks.send(job))).await;
+        let results: Vec<_> = jobs.into_iter().zip(reports).collect();
+        let engine = Arc::clone(&pipeline.webhooks);
+        let results = blocking(move || engine.record(&results).map(|_| results)).await?;
         for (job, report) in &results {
             *outcomes.entry(report.outcome.name()).or_default() += 1;
             // A count says something went wrong; the reason says what.
             if report.outcome != Outcome::Delivered {
                 println!(
                     "delivery {} ({}): {}: {}",
-                    job.delivery.id,
-                    job.delivery.event,
+                    job.id,
+                    job.message.event,
                     report.outcome.name(),
                     report.error.as_deref().unwrap_or("no reason given")
                 );
             }
         }
-        let (s, c, settings) = (
-            Arc::clone(&store),
-            Arc::clone(&clock),
-            pipeline.settings.clone(),
-        );
-        blocking(move || record_attempts(&*s, &*c, &ThreadRandom, &settings, &results)).await?;
     }
     let mut summary: Vec<_> = outcomes.into_iter().collect();
     summary.sort_unstable();

@@ -7,15 +7,18 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use anyhow::Context;
 use libris_application::accounts::{self, Registration};
+use libris_application::engine::consumers::register;
+use libris_application::engine::{ChannelSettings, Consumer, Engine};
 use libris_application::lending::LoanPolicy;
 use libris_application::login_throttle::{LoginThrottle, ThrottleRules};
-use libris_application::webhooks::{
-    DeliverySettings, InboundVerifier, RetryPolicy, WebhookTransport,
-};
-use libris_application::Store;
+use libris_application::notifications::{EmailQueue, LoanMail};
+use libris_application::webhooks::{InboundVerifier, WebhookFanOut, WebhookQueue};
+use libris_application::{Clock, Store};
 use libris_auth::{Argon2Hasher, RandomTokens};
+use libris_domain::delivery::RetryPolicy;
 use libris_domain::values::{Email, Password, Username};
 use libris_domain::ValidationErrors;
+use libris_email::SmtpChannel;
 use libris_http::metrics::Metrics;
 use libris_http::{AppState, HttpSettings};
 use libris_store::{DatabaseUrl, DieselStore};
@@ -24,8 +27,10 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::clock::SystemClock;
-use crate::config::{AdminAccount, Config, DatabaseArgs, WebhookArgs};
-use crate::workers::{DeliveryWorkers, Limits, Wake, WorkerHandle};
+use crate::config::{
+    AdminAccount, ChannelArgs, Config, DatabaseArgs, EmailArgs, Schedule, WebhookArgs,
+};
+use crate::workers::{Wake, WorkerHandle, Workers};
 
 pub struct Application {
     port: u16,
@@ -51,15 +56,11 @@ impl Application {
         let listener =
             TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
         let port = listener.local_addr()?.port();
-        let pipeline = Pipeline::new(&config.webhooks)?;
+        let pipeline = Pipeline::new(Arc::clone(&store) as Arc<dyn Store>, &config.channels)?;
+        pipeline.register().await?;
         let metrics = Arc::new(Metrics::default());
         let workers = pipeline
-            .workers(
-                Arc::clone(&store) as Arc<dyn Store>,
-                &config.webhooks,
-                wake,
-                Arc::clone(&metrics),
-            )
+            .workers(&config.channels.webhooks, wake, Arc::clone(&metrics))
             .start()?;
         let state = AppState {
             store,
@@ -73,11 +74,9 @@ impl Application {
             },
             import_limit: config.serve.import_max_items,
             endpoints: Arc::new(EndpointRules {
-                allow_private: config.webhooks.webhook_allow_private,
+                allow_private: config.channels.webhooks.webhook_allow_private,
             }),
-            transport: pipeline.transport,
-            random: Arc::new(ThreadRandom),
-            delivery: pipeline.settings,
+            webhooks: Arc::clone(&pipeline.webhooks),
             inbound: config
                 .serve
                 .inbound_secret
@@ -146,73 +145,155 @@ pub async fn open_store(
     Ok(store.with_commit_hook(Arc::new(move |queued| wake.work_queued(queued))))
 }
 
-/// The sender and the delivery rules, from the configuration.
+/// How long one SMTP attempt may take, connecting included.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The consumers of the event log and the channels of this process, from
+/// the configuration.
 pub struct Pipeline {
-    pub transport: Arc<dyn WebhookTransport>,
-    pub settings: DeliverySettings,
+    store: Arc<dyn Store>,
+    pub webhooks: Arc<Engine<WebhookQueue>>,
+    /// `None` without `LIBRIS_SMTP_URL`: emails are queued, not sent.
+    pub email: Option<Arc<Engine<EmailQueue>>>,
+    pub consumers: Vec<Arc<dyn Consumer>>,
+}
+
+/// The default schedule with the configured delays, if any.
+fn retry_policy(schedule: Option<&Schedule>) -> RetryPolicy {
+    let mut retry = RetryPolicy::default();
+    if let Some(schedule) = schedule {
+        retry.delays.clone_from(&schedule.0);
+    }
+    retry
 }
 
 impl Pipeline {
-    pub fn new(args: &WebhookArgs) -> anyhow::Result<Self> {
-        let sender = WebhookSender::new(SenderConfig {
-            timeout: args.webhook_timeout,
-            allow_private: args.webhook_allow_private,
-            user_agent: format!("libris/{}", env!("CARGO_PKG_VERSION")),
-        })?;
-        let mut retry = RetryPolicy::default();
-        if let Some(schedule) = &args.webhook_retry_schedule {
-            retry.delays.clone_from(&schedule.0);
-        }
-        let settings = DeliverySettings {
-            retry,
-            lease: args
-                .webhook_lease
-                .unwrap_or(args.webhook_timeout + Duration::from_secs(5)),
-            disable_after: args.webhook_disable_after,
+    pub fn new(store: Arc<dyn Store>, args: &ChannelArgs) -> anyhow::Result<Self> {
+        let webhooks = webhook_engine(Arc::clone(&store), &args.webhooks)?;
+        let email = args
+            .email
+            .smtp_url
+            .as_deref()
+            .map(|url| email_engine(Arc::clone(&store), url, &args.email))
+            .transpose()?;
+        let loan_mail = LoanMail {
+            reminder_before: chrono::Duration::days(i64::from(args.email.loan_reminder_days)),
         };
         Ok(Self {
-            transport: Arc::new(sender),
-            settings,
+            store,
+            webhooks: Arc::new(webhooks),
+            email: email.map(Arc::new),
+            consumers: vec![Arc::new(WebhookFanOut), Arc::new(loan_mail)],
         })
     }
 
-    pub fn workers(
-        &self,
-        store: Arc<dyn Store>,
-        args: &WebhookArgs,
-        wake: Arc<Wake>,
-        metrics: Arc<Metrics>,
-    ) -> DeliveryWorkers {
-        if !args.webhooks_enabled {
+    /// Registers every consumer of the event log, so the events appended
+    /// from now on are marked for it; before anything is served.
+    pub async fn register(&self) -> anyhow::Result<()> {
+        let (store, consumers) = (Arc::clone(&self.store), self.consumers.clone());
+        tokio::task::spawn_blocking(move || {
+            consumers
+                .iter()
+                .try_for_each(|consumer| register(&*store, &**consumer))
+        })
+        .await??;
+        Ok(())
+    }
+
+    /// The loops of every consumer, and of every channel that sends.
+    pub fn workers(&self, args: &WebhookArgs, wake: Arc<Wake>, metrics: Arc<Metrics>) -> Workers {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let mut workers = Workers::new(
+            Arc::clone(&self.store),
+            clock,
+            wake,
+            args.webhook_poll_interval,
+            metrics,
+        );
+        for consumer in &self.consumers {
+            workers = workers.consumer(Arc::clone(consumer));
+        }
+        if args.webhooks_enabled {
+            workers = workers.channel(Arc::clone(&self.webhooks));
+        } else {
             tracing::warn!("LIBRIS_WEBHOOKS_ENABLED=false: deliveries are recorded but not sent");
         }
-        DeliveryWorkers {
-            store,
-            clock: Arc::new(SystemClock),
-            transport: Arc::clone(&self.transport),
-            random: Arc::new(ThreadRandom),
-            settings: self.settings.clone(),
-            limits: Limits {
-                in_flight: args.webhook_concurrency.max(1),
-                per_endpoint: args.webhook_endpoint_concurrency.max(1),
-                poll: args.webhook_poll_interval,
-            },
-            wake,
-            send: args.webhooks_enabled,
-            metrics,
+        match &self.email {
+            Some(email) => workers = workers.channel(Arc::clone(email)),
+            None => tracing::warn!(
+                "LIBRIS_SMTP_URL is not set: emails are recorded and logged, not sent"
+            ),
         }
+        workers
     }
 }
 
-/// `libris worker`: the delivery workers alone, until SIGTERM or SIGINT.
-pub async fn run_workers(database: &DatabaseArgs, settings: &WebhookArgs) -> anyhow::Result<()> {
+fn webhook_engine(
+    store: Arc<dyn Store>,
+    args: &WebhookArgs,
+) -> anyhow::Result<Engine<WebhookQueue>> {
+    let sender = WebhookSender::new(SenderConfig {
+        timeout: args.webhook_timeout,
+        allow_private: args.webhook_allow_private,
+        user_agent: format!("libris/{}", env!("CARGO_PKG_VERSION")),
+    })?;
+    let settings = ChannelSettings {
+        retry: retry_policy(args.webhook_retry_schedule.as_ref()),
+        lease: args
+            .webhook_lease
+            .unwrap_or(args.webhook_timeout + Duration::from_secs(5)),
+        concurrency: args.webhook_concurrency.max(1),
+        per_target: args.webhook_endpoint_concurrency.max(1),
+    };
+    Ok(Engine::new(
+        store,
+        Arc::new(SystemClock),
+        Arc::new(ThreadRandom),
+        WebhookQueue {
+            disable_after: args.webhook_disable_after,
+        },
+        Arc::new(sender),
+        settings,
+    ))
+}
+
+/// A relay is one server: a few connections at once, and one message at a
+/// time to each mailbox.
+fn email_engine(
+    store: Arc<dyn Store>,
+    url: &str,
+    args: &EmailArgs,
+) -> anyhow::Result<Engine<EmailQueue>> {
+    let channel = SmtpChannel::new(url, &args.mail_from, SMTP_TIMEOUT)
+        .context("LIBRIS_SMTP_URL / LIBRIS_MAIL_FROM")?;
+    let settings = ChannelSettings {
+        retry: retry_policy(args.email_retry_schedule.as_ref()),
+        lease: SMTP_TIMEOUT + Duration::from_secs(15),
+        concurrency: 4,
+        per_target: 1,
+    };
+    Ok(Engine::new(
+        store,
+        Arc::new(SystemClock),
+        Arc::new(ThreadRandom),
+        EmailQueue,
+        Arc::new(channel),
+        settings,
+    ))
+}
+
+/// `libris worker`: the workers alone, until SIGTERM or SIGINT.
+pub async fn run_workers(database: &DatabaseArgs, settings: &ChannelArgs) -> anyhow::Result<()> {
     let wake = Arc::new(Wake::default());
     let store: Arc<dyn Store> =
         Arc::new(open_store(&database.database_url, database.pool_size(), &wake).await?);
-    let pipeline = Pipeline::new(settings)?;
+    let pipeline = Pipeline::new(store, settings)?;
+    pipeline.register().await?;
     // A lone worker serves no /metrics: its counts are not read by anyone.
     let metrics = Arc::new(Metrics::default());
-    let _workers = pipeline.workers(store, settings, wake, metrics).start()?;
+    let _workers = pipeline
+        .workers(&settings.webhooks, wake, metrics)
+        .start()?;
     tracing::info!("delivery workers running");
     shutdown_signal().await;
     tracing::info!("stopping the delivery workers");

@@ -1,74 +1,91 @@
-//! The delivery workers: the loops around the pipeline's units of work. They
-//! run on a runtime of their own, so sending never competes with the API's
-//! threads, and stop when their [`WorkerHandle`] is dropped.
+//! The workers: the loops around the engine's units of work. They run on a
+//! runtime of their own, so sending never competes with the API's threads,
+//! and stop when their [`WorkerHandle`] is dropped.
 //!
-//! - fan-out: outbox events → deliveries, woken by every commit that queued
-//!   work and polling as a fallback (other instances' events);
-//! - send: claims what free slots allow, skipping endpoints at their bound,
-//!   and sends each attempt on its own task;
-//! - record: writes finished attempts in batches, one short transaction each.
+//! - one loop per consumer of the event log: claims the events marked for
+//!   it and queues their messages, woken by every commit that appended an
+//!   event and polling as a fallback (other instances' events);
+//! - one send loop per channel: claims what its free slots allow, skipping
+//!   targets at their bound, and sends each attempt on its own task;
+//! - one record loop per channel: writes finished attempts in batches, one
+//!   short transaction each.
+//!
+//! The loops know channels only as [`Engine`]s: a new channel is one more
+//! [`Workers::channel`] call.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use libris_application::webhooks::pipeline::{
-    claim_deliveries, fan_out, record_attempts, Capacity, DeliveryJob, FanOut,
-};
-use libris_application::webhooks::{AttemptReport, DeliverySettings, Randomness, WebhookTransport};
+use libris_application::engine::{dispatch, Capacity, Consumer, Dispatched, Engine, Job, Queue};
 use libris_application::{Clock, Store, StoreError};
-use libris_domain::webhooks::WebhookId;
+use libris_domain::delivery::AttemptReport;
 use libris_http::metrics::Metrics;
 use libris_store::QueuedWork;
 use tokio::sync::{mpsc, watch, Notify};
 
-/// Events claimed per fan-out transaction.
-const FAN_OUT_BATCH: i64 = 500;
-/// Deliveries claimed per claim transaction, at most.
+/// Events claimed per dispatch transaction.
+const DISPATCH_BATCH: i64 = 500;
+/// Messages claimed per claim transaction, at most.
 const CLAIM_BATCH: usize = 256;
 /// Attempts recorded per transaction, at most.
 const RECORD_BATCH: usize = 512;
 
-/// Nudges from committed transactions to the loops.
+/// Nudges from committed transactions to the loops, by name: each consumer
+/// is woken by new events, each channel by messages due now.
 #[derive(Debug, Default)]
 pub struct Wake {
-    events: Notify,
-    deliveries: Notify,
+    consumers: Mutex<HashMap<&'static str, Arc<Notify>>>,
+    channels: Mutex<HashMap<&'static str, Arc<Notify>>>,
+}
+
+fn notify_of(map: &Mutex<HashMap<&'static str, Arc<Notify>>>, name: &'static str) -> Arc<Notify> {
+    let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(map.entry(name).or_default())
 }
 
 impl Wake {
-    /// Called after a commit that queued work; cheap, never blocks. Each loop
-    /// is woken only for its own kind of work: a new event needs fan-out
-    /// before there is anything to claim.
+    /// Called after a commit that queued work; cheap, never blocks on I/O.
+    /// Each loop is woken only for its own kind of work: a new event needs a
+    /// consumer before any channel has something to send.
     pub fn work_queued(&self, queued: QueuedWork) {
         if queued.events {
-            self.events.notify_one();
+            let consumers = self
+                .consumers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            consumers.values().for_each(|n| n.notify_one());
         }
-        if queued.deliveries {
-            self.deliveries.notify_one();
+        let channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        for channel in queued.due {
+            if let Some(notify) = channels.get(channel) {
+                notify.notify_one();
+            }
         }
+    }
+
+    fn consumer(&self, name: &'static str) -> Arc<Notify> {
+        notify_of(&self.consumers, name)
+    }
+
+    fn channel(&self, name: &'static str) -> Arc<Notify> {
+        notify_of(&self.channels, name)
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub in_flight: usize,
-    pub per_endpoint: usize,
-    pub poll: Duration,
-}
+type Loop = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-pub struct DeliveryWorkers {
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
-    pub transport: Arc<dyn WebhookTransport>,
-    pub random: Arc<dyn Randomness>,
-    pub settings: DeliverySettings,
-    pub limits: Limits,
-    pub wake: Arc<Wake>,
-    /// `false`: fan out (record deliveries) but send nothing.
-    pub send: bool,
-    /// Where each attempt's outcome and time are counted.
-    pub metrics: Arc<Metrics>,
+/// The consumers and channels of one process, ready to start.
+pub struct Workers {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Wake>,
+    /// How often each loop looks for work nobody woke it for.
+    poll: Duration,
+    metrics: Arc<Metrics>,
+    loops: Vec<Loop>,
 }
 
 /// Stops the workers when dropped, and waits for their thread: store work
@@ -84,37 +101,7 @@ impl Drop for WorkerHandle {
         let _ = self.stop.send(true);
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
-                tracing::error!("the delivery workers' thread panicked");
-            }
-        }
-    }
-}
-
-/// Attempts in flight in this process, by endpoint. The free slots and each
-/// endpoint's room are derived from it.
-#[derive(Debug, Default)]
-struct InFlight(Mutex<HashMap<WebhookId, usize>>);
-
-impl InFlight {
-    /// The counts; they stay usable if a sending task panicked.
-    fn counts(&self) -> MutexGuard<'_, HashMap<WebhookId, usize>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn free(&self, limit: usize) -> usize {
-        limit.saturating_sub(self.counts().values().sum())
-    }
-
-    fn started(&self, webhook: WebhookId) {
-        *self.counts().entry(webhook).or_insert(0) += 1;
-    }
-
-    fn finished(&self, webhook: WebhookId) {
-        let mut counts = self.counts();
-        if let Some(n) = counts.get_mut(&webhook) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                counts.remove(&webhook);
+                tracing::error!("the workers' thread panicked");
             }
         }
     }
@@ -128,7 +115,51 @@ async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|e| Err(StoreError::Unexpected(format!("worker task failed: {e}"))))
 }
 
-impl DeliveryWorkers {
+impl Workers {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        wake: Arc<Wake>,
+        poll: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            wake,
+            poll,
+            metrics,
+            loops: Vec::new(),
+        }
+    }
+
+    /// Runs this consumer of the event log.
+    pub fn consumer(mut self, consumer: Arc<dyn Consumer>) -> Self {
+        let dispatcher = Dispatcher {
+            store: Arc::clone(&self.store),
+            clock: Arc::clone(&self.clock),
+            notify: self.wake.consumer(consumer.name()),
+            consumer,
+            poll: self.poll,
+        };
+        self.loops.push(Box::pin(dispatcher.run()));
+        self
+    }
+
+    /// Sends this channel's queue.
+    pub fn channel<Q: Queue>(mut self, engine: Arc<Engine<Q>>) -> Self {
+        let sender = Sender {
+            notify: self.wake.channel(engine.channel()),
+            engine,
+            poll: self.poll,
+            metrics: Arc::clone(&self.metrics),
+            in_flight: Arc::new(InFlight::default()),
+            finished: Arc::new(Notify::new()),
+        };
+        self.loops.push(Box::pin(Arc::new(sender).run()));
+        self
+    }
+
     /// Starts the loops on a dedicated two-thread runtime.
     pub fn start(self) -> std::io::Result<WorkerHandle> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -140,105 +171,154 @@ impl DeliveryWorkers {
             .enable_all()
             .build()?;
         let (stop, mut stopped) = watch::channel(false);
+        let loops = self.loops;
         let thread = std::thread::Builder::new()
             .name("libris-delivery".into())
             .spawn(move || {
                 runtime.block_on(async move {
+                    let running =
+                        futures_util::future::join_all(loops.into_iter().map(tokio::spawn));
                     tokio::select! {
-                        () = self.run() => {}
+                        _ = running => {}
                         _ = stopped.wait_for(|stop| *stop) => {}
                     }
                 });
-                // Dropping the runtime here cancels in-flight sends: their leases
-                // expire and they are sent again (at-least-once).
+                // Dropping the runtime here cancels in-flight sends: their
+                // leases expire and they are sent again (at-least-once).
             })?;
         Ok(WorkerHandle {
             stop,
             thread: Some(thread),
         })
     }
+}
 
+/// One consumer's loop.
+struct Dispatcher {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    consumer: Arc<dyn Consumer>,
+    notify: Arc<Notify>,
+    poll: Duration,
+}
+
+impl Dispatcher {
     async fn run(self) {
-        let this = Arc::new(self);
-        let fan_out = tokio::spawn(Arc::clone(&this).fan_out_loop());
-        if this.send {
-            this.send_loop().await;
-        }
-        let _ = fan_out.await;
-    }
-
-    async fn fan_out_loop(self: Arc<Self>) {
         loop {
-            let (store, clock) = (Arc::clone(&self.store), Arc::clone(&self.clock));
-            match blocking(move || fan_out(&*store, &*clock, FAN_OUT_BATCH)).await {
-                // The commit that created deliveries already woke the sender.
-                Ok(FanOut::Dispatched { events, deliveries }) => {
-                    tracing::debug!(events, deliveries, "fanned out");
+            let (store, clock, consumer) = (
+                Arc::clone(&self.store),
+                Arc::clone(&self.clock),
+                Arc::clone(&self.consumer),
+            );
+            let step =
+                blocking(move || dispatch(&*store, &*clock, &*consumer, DISPATCH_BATCH)).await;
+            match step {
+                // The commit that queued messages already woke their channel.
+                Ok(Dispatched::Handled { events, queued }) => {
+                    tracing::debug!(
+                        consumer = self.consumer.name(),
+                        events,
+                        queued,
+                        "dispatched"
+                    );
                 }
-                Ok(FanOut::EmptyQueue) => {
-                    let _ =
-                        tokio::time::timeout(self.limits.poll, self.wake.events.notified()).await;
+                Ok(Dispatched::EmptyQueue) => {
+                    let _ = tokio::time::timeout(self.poll, self.notify.notified()).await;
                 }
                 Err(error) => {
-                    tracing::error!(%error, "fan-out failed; retrying after the poll interval");
-                    tokio::time::sleep(self.limits.poll).await;
+                    tracing::error!(consumer = self.consumer.name(), %error, "dispatch failed; retrying after the poll interval");
+                    tokio::time::sleep(self.poll).await;
                 }
             }
         }
     }
+}
 
-    async fn send_loop(self: &Arc<Self>) {
-        let in_flight = Arc::new(InFlight::default());
-        let finished = Arc::new(Notify::new());
+/// Attempts in flight in this process, by target. The free slots and each
+/// target's room are derived from it.
+#[derive(Debug, Default)]
+struct InFlight(Mutex<HashMap<String, usize>>);
+
+impl InFlight {
+    /// The counts; they stay usable if a sending task panicked.
+    fn counts(&self) -> MutexGuard<'_, HashMap<String, usize>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn free(&self, limit: usize) -> usize {
+        limit.saturating_sub(self.counts().values().sum())
+    }
+
+    fn started(&self, target: &str) {
+        *self.counts().entry(target.to_owned()).or_insert(0) += 1;
+    }
+
+    fn finished(&self, target: &str) {
+        let mut counts = self.counts();
+        if let Some(n) = counts.get_mut(target) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(target);
+            }
+        }
+    }
+}
+
+/// One channel's send and record loops.
+struct Sender<Q: Queue> {
+    engine: Arc<Engine<Q>>,
+    notify: Arc<Notify>,
+    poll: Duration,
+    metrics: Arc<Metrics>,
+    in_flight: Arc<InFlight>,
+    /// Signalled each time an attempt finishes and frees a slot.
+    finished: Arc<Notify>,
+}
+
+type Finished<M> = (Job<M>, AttemptReport);
+
+impl<Q: Queue> Sender<Q> {
+    async fn run(self: Arc<Self>) {
         let (results, pending) = mpsc::unbounded_channel();
-        tokio::spawn(Arc::clone(self).record_loop(pending));
+        tokio::spawn(Arc::clone(&self).record_loop(pending));
+        let settings = self.engine.settings();
+        let limit = settings.concurrency.max(1);
         // Freed slots are worth a claim transaction once there are a few.
-        let worth_claiming = (self.limits.in_flight / 8).max(1);
+        let worth_claiming = (limit / 8).max(1);
         loop {
-            let free = in_flight.free(self.limits.in_flight).min(CLAIM_BATCH);
+            let free = self.in_flight.free(limit).min(CLAIM_BATCH);
             if free == 0 {
-                finished.notified().await;
+                self.finished.notified().await;
                 continue;
             }
             let capacity = Capacity {
                 free,
-                per_endpoint: self.limits.per_endpoint,
-                in_flight: in_flight.counts().clone(),
+                per_target: settings.per_target.max(1),
+                in_flight: self.in_flight.counts().clone(),
             };
-            let (store, clock, settings) = (
-                Arc::clone(&self.store),
-                Arc::clone(&self.clock),
-                self.settings.clone(),
-            );
-            let claimed =
-                blocking(move || claim_deliveries(&*store, &*clock, &settings, &capacity)).await;
-            let jobs = match claimed {
+            let engine = Arc::clone(&self.engine);
+            let jobs = match blocking(move || engine.claim(&capacity)).await {
                 Ok(jobs) => jobs,
                 Err(error) => {
-                    tracing::error!(%error, "claiming deliveries failed; retrying after the poll interval");
-                    tokio::time::sleep(self.limits.poll).await;
+                    tracing::error!(channel = self.engine.channel(), %error, "claiming failed; retrying after the poll interval");
+                    tokio::time::sleep(self.poll).await;
                     continue;
                 }
             };
             let drained = jobs.len() < free;
             for job in jobs {
-                in_flight.started(job.webhook_id());
-                self.spawn_send(
-                    job,
-                    results.clone(),
-                    Arc::clone(&in_flight),
-                    Arc::clone(&finished),
-                );
+                self.in_flight.started(&job.target);
+                self.spawn_send(job, results.clone());
             }
             if drained {
                 // Nothing more fits now: wait for new work, for enough freed
                 // slots, or for the poll (retries coming due, other instances).
                 loop {
                     tokio::select! {
-                        () = self.wake.deliveries.notified() => break,
-                        () = tokio::time::sleep(self.limits.poll) => break,
-                        () = finished.notified() => {
-                            if in_flight.free(self.limits.in_flight) >= worth_claiming {
+                        () = self.notify.notified() => break,
+                        () = tokio::time::sleep(self.poll) => break,
+                        () = self.finished.notified() => {
+                            if self.in_flight.free(limit) >= worth_claiming {
                                 break;
                             }
                         }
@@ -251,32 +331,27 @@ impl DeliveryWorkers {
     /// Sends one attempt on its own task and hands the result to the recorder.
     fn spawn_send(
         self: &Arc<Self>,
-        job: DeliveryJob,
-        results: mpsc::UnboundedSender<(DeliveryJob, AttemptReport)>,
-        in_flight: Arc<InFlight>,
-        finished: Arc<Notify>,
+        job: Job<Q::Message>,
+        results: mpsc::UnboundedSender<Finished<Q::Message>>,
     ) {
         let sender = Arc::clone(self);
         tokio::spawn(async move {
-            let webhook = job.webhook_id();
-            let report = sender
-                .transport
-                .send(&job.request, sender.clock.now().timestamp())
-                .await;
+            let report = sender.engine.send(&job).await;
             sender.metrics.observe_attempt(
-                "webhook",
+                sender.engine.channel(),
                 report.outcome.name(),
                 Duration::from_millis(report.duration_ms),
             );
+            let target = job.target.clone();
             let _ = results.send((job, report));
-            in_flight.finished(webhook);
-            finished.notify_one();
+            sender.in_flight.finished(&target);
+            sender.finished.notify_one();
         });
     }
 
     async fn record_loop(
         self: Arc<Self>,
-        mut pending: mpsc::UnboundedReceiver<(DeliveryJob, AttemptReport)>,
+        mut pending: mpsc::UnboundedReceiver<Finished<Q::Message>>,
     ) {
         while let Some(first) = pending.recv().await {
             let mut batch = vec![first];
@@ -287,17 +362,9 @@ impl DeliveryWorkers {
                 }
             }
             let count = batch.len();
-            let (store, clock, random, settings) = (
-                Arc::clone(&self.store),
-                Arc::clone(&self.clock),
-                Arc::clone(&self.random),
-                self.settings.clone(),
-            );
-            let recorded =
-                blocking(move || record_attempts(&*store, &*clock, &*random, &settings, &batch))
-                    .await;
-            if let Err(error) = recorded {
-                tracing::error!(%error, count, "cannot record attempts; their deliveries are sent again when their lease expires");
+            let engine = Arc::clone(&self.engine);
+            if let Err(error) = blocking(move || engine.record(&batch).map(drop)).await {
+                tracing::error!(channel = self.engine.channel(), %error, count, "cannot record attempts; they are sent again when their lease expires");
             }
         }
     }

@@ -265,3 +265,28 @@ pub(crate) fn delete_token(conn: &mut AnyConnection, digest: &str) -> Result<boo
         .store()
         .map(|deleted| deleted > 0)
 }
+
+pub(crate) fn admin_emails(conn: &mut AnyConnection) -> Result<Vec<String>, StoreError> {
+    users::table
+        .filter(users::is_admin.eq(true))
+        .filter(users::email.ne(""))
+        .order(users::id)
+        .select(users::email)
+        .load(conn)
+        .store()
+}
+
+pub(crate) fn notification_address(
+    conn: &mut AnyConnection,
+    user_id: UserId,
+) -> Result<Option<String>, StoreError> {
+    users::table
+        .inner_join(profiles::table)
+        .filter(users::id.eq(user_id))
+        .filter(users::email.ne(""))
+        .filter(profiles::subscribed_to_notifications.eq(true))
+        .select(users::email)
+        .first(conn)
+        .optional()
+        .store()
+}

@@ -135,10 +135,13 @@ impl DatabaseUrl {
                 // file as well. No automatic checkpoints: the store's
                 // checkpointer thread does them (see `checkpoint`). After a
                 // burst (a bulk import), the log file is cut back to 4 MiB
-                // once it has been checkpointed.
+                // once it has been checkpointed. The busy timeout comes
+                // first: even reading the journal mode waits on a writer of
+                // another process (a restart that overlaps the old one, a
+                // second process starting), where it would fail at once.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                      PRAGMA cache_size = -1024; PRAGMA wal_autocheckpoint = 0; \
                      PRAGMA journal_size_limit = 4194304;",
                 )

@@ -8,6 +8,7 @@ use libris_application::ports::{
     AttemptLogFilter, ClaimedDelivery, DeliveryFilter, NewAttemptLog, NewDelivery,
 };
 use libris_application::{Page, Paged, StoreError};
+use libris_domain::delivery::Progress;
 use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryId, DeliveryStatus, WebhookId};
 use uuid::Uuid;
 
@@ -230,15 +231,16 @@ pub(crate) fn delivery(
 
 pub(crate) fn save_delivery(
     conn: &mut AnyConnection,
-    delivery: &Delivery,
+    id: DeliveryId,
+    progress: &Progress,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let update = diesel::update(deliveries::table.find(delivery.id)).set((
-        deliveries::status.eq(delivery.status.as_str()),
-        deliveries::attempts.eq(delivery.attempts),
-        deliveries::retry_base.eq(delivery.retry_base),
-        deliveries::next_attempt_at.eq(naive(delivery.next_attempt_at)),
-        deliveries::last_error.eq(delivery.last_error.as_deref()),
+    let update = diesel::update(deliveries::table.find(id)).set((
+        deliveries::status.eq(progress.status.as_str()),
+        deliveries::attempts.eq(progress.attempts),
+        deliveries::retry_base.eq(progress.retry_base),
+        deliveries::next_attempt_at.eq(naive(progress.next_attempt_at)),
+        deliveries::last_error.eq(progress.last_error.as_deref()),
         deliveries::lease_until.eq(None::<NaiveDateTime>),
         deliveries::updated_at.eq(naive(at)),
     ));

@@ -16,6 +16,7 @@ mod imports;
 mod inbound;
 mod lending;
 mod migrations;
+mod notifications;
 mod outbox;
 mod schema;
 mod time;
@@ -58,18 +59,24 @@ pub enum OpenError {
     Checkpointer(#[source] std::io::Error),
 }
 
-/// What a committed transaction gave the delivery workers to do.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What a committed transaction gave the workers to do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueuedWork {
-    /// Events to fan out.
+    /// Events appended: the event log's consumers have marks to handle.
     pub events: bool,
-    /// Deliveries due now.
-    pub deliveries: bool,
+    /// The channels with messages due now, by name.
+    pub due: Vec<&'static str>,
 }
 
 impl QueuedWork {
-    pub fn any(self) -> bool {
-        self.events || self.deliveries
+    pub fn any(&self) -> bool {
+        self.events || !self.due.is_empty()
+    }
+
+    pub(crate) fn due_now(&mut self, channel: &'static str) {
+        if !self.due.contains(&channel) {
+            self.due.push(channel);
+        }
     }
 }
 

@@ -1,16 +1,17 @@
 //! The outbox: events appended in the transaction of their change.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use libris_application::ports::NewEvent;
 use libris_application::{Page, Paged, StoreError};
 use libris_domain::accounts::UserRef;
-use libris_domain::events::RecordedEvent;
+use libris_domain::events::{EventPattern, RecordedEvent};
 use uuid::Uuid;
 
-use crate::connection::{columns, AnyConnection, Db};
+use crate::connection::{on_each_backend, AnyConnection, Db};
 use crate::error::{unreadable, IntoStore};
-use crate::schema::events;
+use crate::schema::{event_consumers, event_dispatch, events};
 use crate::time::{naive, utc};
 use crate::CHUNK;
 
@@ -47,7 +48,7 @@ pub(crate) fn append_event(
     event: &NewEvent,
 ) -> Result<RecordedEvent, StoreError> {
     let id = Uuid::new_v4();
-    diesel::insert_into(events::table)
+    let seq: i64 = diesel::insert_into(events::table)
         .values((
             // Lowercase, so ids compare and look up as they are written.
             events::id.eq(id.to_string()),
@@ -57,8 +58,10 @@ pub(crate) fn append_event(
             events::username.eq(event.user.as_ref().map(|u| u.username.as_str())),
             events::occurred_at.eq(naive(event.at)),
         ))
-        .execute(conn)
+        .returning(events::seq)
+        .get_result(conn)
         .store()?;
+    mark_for_consumers(conn, seq, &event.name)?;
     Ok(RecordedEvent {
         id,
         event: event.name.clone(),
@@ -130,38 +133,102 @@ pub(crate) fn to_events(rows: Vec<EventRow>) -> Result<Vec<RecordedEvent>, Store
     rows.into_iter().map(RecordedEvent::try_from).collect()
 }
 
-/// Up to `limit` undispatched events, oldest first. On PostgreSQL the rows
-/// are locked `SKIP LOCKED`: instances fanning out at once take disjoint
-/// batches, and an event committed out of order is never skipped for good.
-pub(crate) fn claim_undispatched_events(
+pub(crate) fn register_consumer(
     conn: &mut AnyConnection,
+    consumer: &str,
+    patterns: &[EventPattern],
+) -> Result<(), StoreError> {
+    diesel::delete(event_consumers::table.filter(event_consumers::consumer.eq(consumer)))
+        .execute(conn)
+        .store()?;
+    let rows: Vec<_> = patterns
+        .iter()
+        .map(|p| {
+            (
+                event_consumers::consumer.eq(consumer),
+                event_consumers::pattern.eq(p.to_string()),
+            )
+        })
+        .collect();
+    // Instances starting together register the same rows.
+    on_each_backend!(conn, |c| diesel::insert_into(event_consumers::table)
+        .values(&rows)
+        .on_conflict_do_nothing()
+        .execute(c))
+    .store()?;
+    Ok(())
+}
+
+/// Gives the event one dispatch mark per consumer listening to it, in one
+/// statement: the patterns that can match a name are `*`, its family and
+/// itself.
+fn mark_for_consumers(conn: &mut AnyConnection, seq: i64, name: &str) -> Result<(), StoreError> {
+    let family = name
+        .split_once('.')
+        .map(|(family, _)| format!("{family}.*"));
+    let patterns = ["*", name, family.as_deref().unwrap_or("*")];
+    let listening = event_consumers::table
+        .filter(event_consumers::pattern.eq_any(patterns))
+        .select((event_consumers::consumer, seq.into_sql::<BigInt>()))
+        .distinct();
+    let insert = diesel::insert_into(event_dispatch::table)
+        .values(listening)
+        .into_columns((event_dispatch::consumer, event_dispatch::event_seq));
+    // On the backend's own connection, so the statement is prepared once:
+    // this runs for every event appended.
+    on_each_backend!(conn, |c| insert.execute(c)).store()?;
+    Ok(())
+}
+
+/// Up to `limit` events marked for `consumer`, oldest first. On PostgreSQL
+/// the marks (not the events, which other consumers read at the same time)
+/// are locked `SKIP LOCKED`: instances of one consumer take disjoint batches,
+/// and an event committed out of order is never skipped for good.
+pub(crate) fn claim_events(
+    conn: &mut AnyConnection,
+    consumer: &str,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let query = events::table
-        .filter(events::dispatched_at.is_null())
-        .order(events::seq)
+    let marks = event_dispatch::table
+        .filter(event_dispatch::consumer.eq(consumer))
+        .order(event_dispatch::event_seq)
         .limit(limit)
-        .select(columns::<EventRow>());
-    let rows = match conn {
-        AnyConnection::Postgresql(pg) => query.for_update().skip_locked().load::<EventRow>(pg),
+        .select(event_dispatch::event_seq);
+    let seqs: Vec<i64> = match conn {
+        AnyConnection::Postgresql(pg) => marks.for_update().skip_locked().load(pg),
         // SQLite writers are serialised by BEGIN IMMEDIATE.
-        AnyConnection::Sqlite(sqlite) => query.load::<EventRow>(sqlite),
+        AnyConnection::Sqlite(sqlite) => marks.load(sqlite),
     }
     .store()?;
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<EventRow> = events::table
+        .filter(events::seq.eq_any(&seqs))
+        .order(events::seq)
+        .select(EventRow::as_select())
+        .load(conn)
+        .store()?;
     to_events(rows)
 }
 
-pub(crate) fn mark_events_dispatched(
+pub(crate) fn mark_dispatched(
     conn: &mut AnyConnection,
+    consumer: &str,
     ids: &[Uuid],
-    at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
     for chunk in ids.chunks(CHUNK) {
-        diesel::update(events::table.filter(events::id.eq_any(chunk)))
-            .set(events::dispatched_at.eq(Some(naive(at))))
-            .execute(conn)
-            .store()?;
+        let seqs = events::table
+            .filter(events::id.eq_any(chunk))
+            .select(events::seq);
+        diesel::delete(
+            event_dispatch::table
+                .filter(event_dispatch::consumer.eq(consumer))
+                .filter(event_dispatch::event_seq.eq_any(seqs)),
+        )
+        .execute(conn)
+        .store()?;
     }
     Ok(())
 }

@@ -100,9 +100,24 @@ diesel::table! {
         user_id -> Nullable<BigInt>,
         username -> Nullable<Text>,
         occurred_at -> Timestamp,
-        dispatched_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    event_consumers (consumer, pattern) {
+        consumer -> Text,
+        pattern -> Text,
+    }
+}
+
+diesel::table! {
+    event_dispatch (consumer, event_seq) {
+        consumer -> Text,
+        event_seq -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(events, event_dispatch, event_consumers);
 
 diesel::joinable!(profiles -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
@@ -177,5 +192,26 @@ diesel::table! {
         status -> Text,
         payload -> Text,
         received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        channel -> Text,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        retry_base -> BigInt,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        event_id -> Nullable<Text>,
+        loan_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
     }
 }

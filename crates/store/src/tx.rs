@@ -5,14 +5,16 @@ use chrono::{DateTime, Utc};
 use libris_application::ports::{
     Accounts, AttemptLogFilter, AuditFilter, AuditLog, AuthorFields, BookFields, BookFilter,
     Catalog, ClaimedDelivery, Deliveries, DeliveryFilter, Inbound, InboundFilter, Lending,
-    LoanFilter, NewAttemptLog, NewDelivery, NewEvent, NewInboundEvent, NewLoan, NewUser, Outbox,
-    ProfileChanges, Subscriptions, Tx, WebhookFields,
+    LoanFilter, NewAttemptLog, NewDelivery, NewEvent, NewInboundEvent, NewLoan, NewUser,
+    Notifications, Outbox, ProfileChanges, Subscriptions, Tx, WebhookFields,
 };
+use libris_application::webhooks::CHANNEL as WEBHOOK_CHANNEL;
 use libris_application::{Page, Paged, StoreError};
 use libris_domain::accounts::{Account, Profile, User, UserId, UserRef};
 use libris_domain::audit::{AuditEntry, NewAuditEntry};
 use libris_domain::catalog::{Author, AuthorId, Book, BookId, ImportRecord};
-use libris_domain::events::RecordedEvent;
+use libris_domain::delivery::Progress;
+use libris_domain::events::{EventPattern, RecordedEvent};
 use libris_domain::inbound::InboundEvent;
 use libris_domain::lending::{Loan, LoanId};
 use libris_domain::webhooks::{
@@ -45,7 +47,7 @@ impl<'c> DieselTx<'c> {
     /// Whether this transaction gave the delivery workers something to do
     /// (an event, a delivery due now), so its commit should wake them.
     pub(crate) fn queued_work(&self) -> QueuedWork {
-        self.queued
+        self.queued.clone()
     }
 }
 
@@ -72,6 +74,9 @@ impl Tx for DieselTx<'_> {
         self
     }
     fn outbox(&mut self) -> &mut dyn Outbox {
+        self
+    }
+    fn notifications(&mut self) -> &mut dyn Notifications {
         self
     }
 }
@@ -128,6 +133,14 @@ impl Accounts for DieselTx<'_> {
 
     fn delete_token(&mut self, digest: &str) -> Result<bool, StoreError> {
         accounts::delete_token(self.conn, digest)
+    }
+
+    fn admin_emails(&mut self) -> Result<Vec<String>, StoreError> {
+        accounts::admin_emails(self.conn)
+    }
+
+    fn notification_address(&mut self, user_id: UserId) -> Result<Option<String>, StoreError> {
+        accounts::notification_address(self.conn, user_id)
     }
 }
 
@@ -321,7 +334,7 @@ impl Subscriptions for DieselTx<'_> {
 impl Deliveries for DieselTx<'_> {
     fn insert_deliveries(&mut self, new: &[NewDelivery]) -> Result<Vec<Delivery>, StoreError> {
         let inserted = deliveries::insert_deliveries(self.conn, new)?;
-        self.queued.deliveries = true;
+        self.queued.due_now(WEBHOOK_CHANNEL);
         Ok(inserted)
     }
 
@@ -346,11 +359,16 @@ impl Deliveries for DieselTx<'_> {
         deliveries::delivery(self.conn, id)
     }
 
-    fn save_delivery(&mut self, delivery: &Delivery, at: DateTime<Utc>) -> Result<(), StoreError> {
-        deliveries::save_delivery(self.conn, delivery, at)?;
+    fn save_delivery(
+        &mut self,
+        id: DeliveryId,
+        progress: &Progress,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        deliveries::save_delivery(self.conn, id, progress, at)?;
         // A delivery due now (a redelivery) should not wait for the poll.
-        if delivery.status == DeliveryStatus::Pending && delivery.next_attempt_at <= at {
-            self.queued.deliveries = true;
+        if progress.status == DeliveryStatus::Pending && progress.next_attempt_at <= at {
+            self.queued.due_now(WEBHOOK_CHANNEL);
         }
         Ok(())
     }
@@ -362,7 +380,9 @@ impl Deliveries for DieselTx<'_> {
         at: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let queued = deliveries::make_deliveries_due(self.conn, webhook, ids, at)?;
-        self.queued.deliveries |= queued > 0;
+        if queued > 0 {
+            self.queued.due_now(WEBHOOK_CHANNEL);
+        }
         Ok(queued)
     }
 
@@ -446,16 +466,24 @@ impl AuditLog for DieselTx<'_> {
 }
 
 impl Outbox for DieselTx<'_> {
-    fn claim_undispatched_events(&mut self, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
-        outbox::claim_undispatched_events(self.conn, limit)
+    fn register_consumer(
+        &mut self,
+        consumer: &str,
+        patterns: &[EventPattern],
+    ) -> Result<(), StoreError> {
+        outbox::register_consumer(self.conn, consumer, patterns)
     }
 
-    fn mark_events_dispatched(
+    fn claim_events(
         &mut self,
-        ids: &[Uuid],
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        outbox::mark_events_dispatched(self.conn, ids, at)
+        consumer: &str,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        outbox::claim_events(self.conn, consumer, limit)
+    }
+
+    fn mark_dispatched(&mut self, consumer: &str, ids: &[Uuid]) -> Result<(), StoreError> {
+        outbox::mark_dispatched(self.conn, consumer, ids)
     }
 
     fn append_event(&mut self, event: &NewEvent) -> Result<RecordedEvent, StoreError> {
@@ -470,5 +498,57 @@ impl Outbox for DieselTx<'_> {
         page: Page,
     ) -> Result<Paged<RecordedEvent>, StoreError> {
         outbox::list_events(self.conn, name.as_deref(), page)
+    }
+}
+
+impl Notifications for DieselTx<'_> {
+    fn insert_notifications(
+        &mut self,
+        new: &[libris_application::ports::NewNotification],
+    ) -> Result<usize, StoreError> {
+        let (queued, due_now) = crate::notifications::insert_notifications(self.conn, new)?;
+        if due_now {
+            self.queued
+                .due_now(libris_application::notifications::CHANNEL);
+        }
+        Ok(queued)
+    }
+
+    fn cancel_loan_notifications(&mut self, loan_id: LoanId) -> Result<usize, StoreError> {
+        crate::notifications::cancel_loan_notifications(self.conn, loan_id)
+    }
+
+    fn due_notifications(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: i64,
+        exclude: &[String],
+    ) -> Result<Vec<(libris_domain::notifications::NotificationId, String)>, StoreError> {
+        crate::notifications::due_notifications(self.conn, now, limit, exclude)
+    }
+
+    fn lease_notifications(
+        &mut self,
+        ids: &[libris_domain::notifications::NotificationId],
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<libris_application::ports::LeasedNotification>, StoreError> {
+        crate::notifications::lease_notifications(self.conn, ids, lease_until)
+    }
+
+    fn save_notification(
+        &mut self,
+        id: libris_domain::notifications::NotificationId,
+        progress: &libris_domain::delivery::Progress,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        crate::notifications::save_notification(self.conn, id, progress, at)
+    }
+
+    fn list_notifications(
+        &mut self,
+        filter: &libris_application::ports::NotificationFilter,
+        page: Page,
+    ) -> Result<Paged<libris_domain::notifications::Notification>, StoreError> {
+        crate::notifications::list_notifications(self.conn, filter, page)
     }
 }

@@ -7,6 +7,7 @@ use libris_application::access::Admin;
 use libris_application::accounts::{self, Registration};
 use libris_application::authors::{self, NewAuthor};
 use libris_application::books::{self, BookError, BookUpdate, NewBook};
+use libris_application::engine::{dispatch, Attempt, Dispatched, Queue};
 use libris_application::events::{record, EventContext};
 use libris_application::ports::{
     AttemptLogFilter, AuditFilter, BookFields, BookFilter, InboundFilter, LoanFilter,
@@ -14,14 +15,12 @@ use libris_application::ports::{
 };
 use libris_application::testing::{admin, at, fixed_clock};
 use libris_application::webhooks::inbound::{self, InboundRequest, Receipt};
-use libris_application::webhooks::pipeline::{
-    claim_deliveries, fan_out, record_attempts, Capacity, FanOut,
-};
-use libris_application::webhooks::ports::{MockInboundVerifier, MockRandomness};
-use libris_application::webhooks::{AttemptReport, DeliverySettings, Outcome};
+use libris_application::webhooks::ports::MockInboundVerifier;
+use libris_application::webhooks::{WebhookFanOut, WebhookQueue};
 use libris_application::{Page, Store, StoreError, StoreExt};
 use libris_domain::audit::AuditAction;
 use libris_domain::catalog::{AuthorSnapshot, BookSnapshot};
+use libris_domain::delivery::{AttemptReport, Outcome};
 use libris_domain::events::DomainEvent;
 use libris_domain::events::EventPattern;
 use libris_domain::inbound::{InboundStatus, SignatureScheme};
@@ -562,13 +561,9 @@ fn delivered(outcome: Outcome) -> AttemptReport {
     }
 }
 
-/// A sender with `free` slots and nothing in flight.
-fn room(free: usize) -> Capacity {
-    Capacity {
-        free,
-        per_endpoint: 8,
-        in_flight: Default::default(),
-    }
+/// One webhook fan-out step, as the workers run it.
+fn fan_out(store: &DieselStore, batch: i64) -> Dispatched {
+    dispatch(store, &fixed_clock(), &WebhookFanOut, batch).unwrap()
 }
 
 fn fan_out_claim_and_record_run_through_the_store(store: &DieselStore) {
@@ -576,51 +571,47 @@ fn fan_out_claim_and_record_run_through_the_store(store: &DieselStore) {
     subscribe(store, "http://127.0.0.1:9/authors", "author.deleted");
     let book = new_book(store, "Dune", new_author(store, "A"), None).unwrap();
     assert_eq!(
-        fan_out(store, &fixed_clock(), 100).unwrap(),
-        FanOut::Dispatched {
+        fan_out(store, 100),
+        Dispatched::Handled {
             events: 2,
-            deliveries: 1
+            queued: 1
         }
     );
-    assert_eq!(
-        fan_out(store, &fixed_clock(), 100).unwrap(),
-        FanOut::EmptyQueue
-    );
+    assert_eq!(fan_out(store, 100), Dispatched::EmptyQueue);
 
-    let settings = DeliverySettings::default();
-    let jobs = claim_deliveries(store, &fixed_clock(), &settings, &room(10)).unwrap();
+    let queue = WebhookQueue::default();
+    let claim = |tx: &mut dyn libris_application::Tx| {
+        let due = queue.due(tx, at(0), 10, &[])?;
+        let ids: Vec<i64> = due.iter().map(|c| c.id).collect();
+        queue.lease(tx, &ids, at(15))
+    };
+    let jobs = store.write_tx(claim).unwrap();
     assert_eq!(jobs.len(), 1);
     let job = &jobs[0];
-    assert_eq!(job.webhook_id(), hook.id);
+    assert_eq!(job.target, hook.id.to_string());
     assert_eq!(
-        job.request.headers,
+        job.message.headers,
         [("X-Tenant".to_owned(), "library-1".to_owned())]
     );
-    let body: serde_json::Value = serde_json::from_slice(&job.request.body).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&job.message.body).unwrap();
     assert_eq!(
         (body["event"].as_str(), body["data"]["id"].as_i64()),
         (Some("book.created"), Some(book))
     );
-    assert!(
-        claim_deliveries(store, &fixed_clock(), &settings, &room(10))
-            .unwrap()
-            .is_empty(),
-        "leased"
-    );
+    assert!(store.write_tx(claim).unwrap().is_empty(), "leased");
 
-    let mut random = MockRandomness::new();
-    random.expect_symmetric_unit().returning(|| 0.0);
-    let logs = record_attempts(
-        store,
-        &fixed_clock(),
-        &random,
-        &settings,
-        &[(job.clone(), delivered(Outcome::Delivered))],
-    )
-    .unwrap();
+    let report = delivered(Outcome::Delivered);
+    let attempt = Attempt {
+        job,
+        report: &report,
+        next: job.progress.after(&report, &Default::default(), 0.0, at(1)),
+    };
+    let logs = store
+        .write_tx(|tx| queue.record(tx, &[attempt], at(1)))
+        .unwrap();
     assert_eq!((logs.len(), logs[0].attempt, logs[0].success), (1, 1, true));
     let stored = store
-        .read_tx(|tx| tx.deliveries().delivery(job.delivery.id))
+        .read_tx(|tx| tx.deliveries().delivery(job.id))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -637,7 +628,7 @@ fn fan_out_claim_and_record_run_through_the_store(store: &DieselStore) {
     assert_eq!(listed.count, 1);
     assert_eq!(
         listed.results[0].payload,
-        String::from_utf8(job.request.body.clone()).unwrap()
+        String::from_utf8(job.message.body.clone()).unwrap()
     );
 }
 
@@ -658,7 +649,7 @@ fn concurrent_claims_never_share_a_delivery(store: &DieselStore) {
     for i in 0..60 {
         new_book(store, &format!("B{i}"), author, None).unwrap();
     }
-    while fan_out(store, &fixed_clock(), 25).unwrap() != FanOut::EmptyQueue {}
+    while fan_out(store, 25) != Dispatched::EmptyQueue {}
     let store = Arc::new(store);
     let claimed: Vec<i64> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..4)
@@ -695,7 +686,7 @@ fn concurrent_claims_never_share_a_delivery(store: &DieselStore) {
 fn an_expired_lease_makes_a_delivery_due_again(store: &DieselStore) {
     subscribe(store, "http://127.0.0.1:9/hook", "author.*");
     new_author(store, "A");
-    fan_out(store, &fixed_clock(), 10).unwrap();
+    fan_out(store, 10);
     let first = claim_ids(store, 0, 10);
     assert_eq!(first.len(), 1);
     assert!(
@@ -713,7 +704,7 @@ fn operators_make_due_count_and_prune_deliveries(store: &DieselStore) {
     subscribe(store, "http://127.0.0.1:9/hook", "author.*");
     new_author(store, "A");
     new_author(store, "B");
-    fan_out(store, &fixed_clock(), 10).unwrap();
+    fan_out(store, 10);
     let later =
         |tx: &mut dyn libris_application::Tx| tx.deliveries().due_deliveries(at(-5), 10, &[]);
     assert!(
@@ -737,7 +728,10 @@ fn operators_make_due_count_and_prune_deliveries(store: &DieselStore) {
         ..delivery
     };
     store
-        .write_tx(|tx| tx.deliveries().save_delivery(&dead, at(1)))
+        .write_tx(|tx| {
+            tx.deliveries()
+                .save_delivery(dead.id, &dead.progress(), at(1))
+        })
         .unwrap();
     assert_eq!(
         store
@@ -770,7 +764,10 @@ fn operators_make_due_count_and_prune_deliveries(store: &DieselStore) {
     );
 
     store
-        .write_tx(|tx| tx.deliveries().save_delivery(&dead, at(4)))
+        .write_tx(|tx| {
+            tx.deliveries()
+                .save_delivery(dead.id, &dead.progress(), at(4))
+        })
         .unwrap();
     let pruned = store
         .write_tx(|tx| tx.deliveries().prune_deliveries(at(5)))
@@ -957,5 +954,445 @@ fn the_sqlite_log_is_checkpointed_and_cut_back_after_a_burst() {
             .write_tx(|tx| tx.outbox().append_event(&event(n)).map(drop))
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The email queue, on both backends like the rest.
+mod notification_queue {
+    use std::sync::Mutex;
+
+    use libris_application::ports::{
+        LeasedNotification, NewNotification, NewUser, NotificationFilter, ProfileChanges,
+    };
+    use libris_application::Paged;
+    use libris_domain::accounts::Profile;
+    use libris_domain::delivery::Progress;
+    use libris_domain::notifications::{
+        Email as Message, Notification, NotificationKind, NotificationStatus,
+    };
+    use uuid::Uuid;
+
+    use super::*;
+
+    on_both_backends!(
+        an_events_email_is_queued_once_per_recipient,
+        a_loan_gets_one_reminder_and_one_overdue_notice,
+        a_notification_is_due_then_leased_then_saved_as_sent_or_retried,
+        excluded_recipients_are_not_claimed,
+        cancelling_a_loan_deletes_only_its_pending_unleased_notices,
+        notifications_list_newest_first_by_status_and_channel,
+        concurrent_claims_never_share_a_notification,
+        admins_and_subscribed_members_have_notification_addresses,
+    );
+
+    fn message(to: &str) -> Message {
+        Message {
+            to: to.into(),
+            subject: format!("Hello {to}"),
+            body: "A book was borrowed.".into(),
+        }
+    }
+
+    /// An email about `event` to `to`, due at `at(due)`, made at `at(0)`.
+    fn about_event(event: Uuid, to: &str, due: i64) -> NewNotification {
+        NewNotification {
+            kind: NotificationKind::Event,
+            email: message(to),
+            event_id: Some(event),
+            loan_id: None,
+            due_at: at(due),
+            created_at: at(0),
+        }
+    }
+
+    /// A reminder or notice about `loan` (no foreign key: any id will do).
+    fn about_loan(loan: i64, kind: NotificationKind, to: &str, due: i64) -> NewNotification {
+        NewNotification {
+            kind,
+            event_id: None,
+            loan_id: Some(loan),
+            ..about_event(Uuid::nil(), to, due)
+        }
+    }
+
+    fn queue(store: &DieselStore, new: &[NewNotification]) -> usize {
+        store
+            .write_tx(|tx| tx.notifications().insert_notifications(new))
+            .unwrap()
+    }
+
+    /// Claims what is due at `at(now)` as a worker does, leasing it for 15 s.
+    fn lease_due(
+        store: &DieselStore,
+        now: i64,
+        limit: i64,
+        exclude: &[String],
+    ) -> Vec<LeasedNotification> {
+        store
+            .write_tx(|tx| {
+                let due = tx
+                    .notifications()
+                    .due_notifications(at(now), limit, exclude)?;
+                let ids: Vec<_> = due.iter().map(|(id, _)| *id).collect();
+                tx.notifications().lease_notifications(&ids, at(now + 15))
+            })
+            .unwrap()
+    }
+
+    /// The recipients [`lease_due`] leased, in claim order.
+    fn claim(store: &DieselStore, now: i64, limit: i64, exclude: &[String]) -> Vec<String> {
+        let leased = lease_due(store, now, limit, exclude);
+        leased.into_iter().map(|n| n.email.to).collect()
+    }
+
+    fn list(store: &DieselStore, filter: NotificationFilter) -> Paged<Notification> {
+        store
+            .read_tx(|tx| {
+                tx.notifications()
+                    .list_notifications(&filter, Page::new(None, None))
+            })
+            .unwrap()
+    }
+
+    fn all(store: &DieselStore) -> Paged<Notification> {
+        list(store, NotificationFilter::default())
+    }
+
+    fn with_status(status: DeliveryStatus) -> NotificationFilter {
+        NotificationFilter {
+            status: Some(NotificationStatus(status)),
+            ..NotificationFilter::default()
+        }
+    }
+
+    fn an_events_email_is_queued_once_per_recipient(store: &DieselStore) {
+        let event = Uuid::new_v4();
+        let first = [
+            about_event(event, "root@example.com", 0),
+            about_event(event, "ops@example.com", 0),
+        ];
+        assert_eq!(queue(store, &first), 2);
+        let again = [
+            about_event(event, "root@example.com", 0),
+            about_event(Uuid::new_v4(), "root@example.com", 0),
+        ];
+        assert_eq!(queue(store, &again), 1, "only the other event's email");
+        // A skipped duplicate does not spoil the transaction it is in.
+        let after_a_duplicate = store
+            .write_tx(|tx| {
+                tx.notifications().insert_notifications(&[about_event(
+                    event,
+                    "ops@example.com",
+                    0,
+                )])?;
+                tx.notifications()
+                    .insert_notifications(&[about_event(event, "new@example.com", 0)])
+            })
+            .unwrap();
+        assert_eq!(after_a_duplicate, 1);
+        assert_eq!(all(store).count, 4);
+    }
+
+    fn a_loan_gets_one_reminder_and_one_overdue_notice(store: &DieselStore) {
+        let reminder = about_loan(7, NotificationKind::LoanReminder, "ann@example.com", 60);
+        let overdue = about_loan(7, NotificationKind::OverdueNotice, "ann@example.com", 120);
+        assert_eq!(queue(store, &[reminder.clone(), overdue.clone()]), 2);
+        assert_eq!(queue(store, std::slice::from_ref(&reminder)), 0);
+        assert_eq!(queue(store, &[overdue]), 0);
+        let other_loan = about_loan(8, NotificationKind::LoanReminder, "ann@example.com", 60);
+        assert_eq!(queue(store, &[reminder, other_loan]), 1);
+        let listed = all(store);
+        assert_eq!(listed.count, 3);
+        assert!(listed.results.iter().all(|n| n.event_id.is_none()));
+    }
+
+    fn a_notification_is_due_then_leased_then_saved_as_sent_or_retried(store: &DieselStore) {
+        let reminder = about_loan(7, NotificationKind::LoanReminder, "ann@example.com", 60);
+        queue(
+            store,
+            &[reminder, about_event(Uuid::new_v4(), "root@example.com", 0)],
+        );
+        let leased = lease_due(store, 1, 10, &[]);
+        let recipients: Vec<_> = leased.iter().map(|n| n.email.to.as_str()).collect();
+        assert_eq!(
+            recipients,
+            ["root@example.com"],
+            "the reminder is not due yet"
+        );
+        assert!(claim(store, 2, 10, &[]).is_empty(), "leased for 15 s");
+
+        let root = &leased[0];
+        assert_eq!(root.email, message("root@example.com"));
+        let sent = Progress {
+            status: DeliveryStatus::Delivered,
+            attempts: 1,
+            ..root.progress.clone()
+        };
+        store
+            .write_tx(|tx| tx.notifications().save_notification(root.id, &sent, at(3)))
+            .unwrap();
+        let delivered = list(store, with_status(DeliveryStatus::Delivered));
+        assert_eq!(delivered.count, 1);
+        let stored = &delivered.results[0];
+        assert_eq!(
+            (stored.status.as_str(), stored.channel.as_str()),
+            ("sent", "email")
+        );
+        assert_eq!(
+            (stored.id, stored.attempts, stored.sent_at),
+            (root.id, 1, Some(at(3)))
+        );
+        assert!(
+            claim(store, 30, 10, &[]).is_empty(),
+            "a sent email is never due again, its lease long over"
+        );
+
+        let leased = lease_due(store, 60, 10, &[]);
+        assert_eq!(leased.len(), 1, "the reminder, due at 60 s");
+        let reminder = &leased[0];
+        assert_eq!(
+            (
+                reminder.progress.status,
+                reminder.progress.attempts,
+                reminder.progress.next_attempt_at
+            ),
+            (DeliveryStatus::Pending, 0, at(60))
+        );
+        let retry = Progress {
+            attempts: 1,
+            next_attempt_at: at(70),
+            last_error: Some("421 try again later".into()),
+            ..reminder.progress.clone()
+        };
+        store
+            .write_tx(|tx| {
+                tx.notifications()
+                    .save_notification(reminder.id, &retry, at(61))
+            })
+            .unwrap();
+        assert!(claim(store, 69, 10, &[]).is_empty(), "not before its retry");
+        let retried = list(store, with_status(DeliveryStatus::Pending));
+        assert_eq!(retried.count, 1);
+        let stored = &retried.results[0];
+        assert_eq!(
+            (
+                stored.attempts,
+                stored.last_error.as_deref(),
+                stored.sent_at
+            ),
+            (1, Some("421 try again later"), None)
+        );
+        let again = lease_due(store, 70, 10, &[]);
+        assert_eq!(
+            (again[0].id, again[0].progress.attempts),
+            (reminder.id, 1),
+            "due at its retry: saving released the lease (held until 75 s)"
+        );
+    }
+
+    fn excluded_recipients_are_not_claimed(store: &DieselStore) {
+        let event = Uuid::new_v4();
+        queue(
+            store,
+            &[
+                about_event(event, "busy@example.com", 0),
+                about_event(event, "free@example.com", 1),
+            ],
+        );
+        let busy = ["busy@example.com".to_owned()];
+        assert_eq!(claim(store, 5, 10, &busy), ["free@example.com"]);
+        assert_eq!(claim(store, 5, 10, &[]), ["busy@example.com"]);
+    }
+
+    fn cancelling_a_loan_deletes_only_its_pending_unleased_notices(store: &DieselStore) {
+        let ann = "ann@example.com";
+        queue(
+            store,
+            &[
+                about_loan(7, NotificationKind::OverdueNotice, ann, 0),
+                about_loan(7, NotificationKind::LoanReminder, ann, 60),
+                about_loan(8, NotificationKind::LoanReminder, ann, 60),
+            ],
+        );
+        assert_eq!(claim(store, 1, 10, &[]), [ann], "loan 7's overdue notice");
+        let cancelled = store
+            .write_tx(|tx| tx.notifications().cancel_loan_notifications(7))
+            .unwrap();
+        assert_eq!(
+            cancelled, 1,
+            "the reminder; the leased notice is being sent"
+        );
+        let left = all(store);
+        assert_eq!(left.count, 2);
+        let kinds: Vec<_> = left.results.iter().map(|n| n.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                NotificationKind::LoanReminder,
+                NotificationKind::OverdueNotice
+            ],
+            "loan 8's reminder and loan 7's leased notice, newest first"
+        );
+        let none = store
+            .write_tx(|tx| tx.notifications().cancel_loan_notifications(9))
+            .unwrap();
+        assert_eq!(none, 0);
+    }
+
+    fn notifications_list_newest_first_by_status_and_channel(store: &DieselStore) {
+        let event = Uuid::new_v4();
+        let recipients = ["a@example.com", "b@example.com", "c@example.com"];
+        let new: Vec<_> = recipients
+            .iter()
+            .map(|to| about_event(event, to, 0))
+            .collect();
+        queue(store, &new);
+        let oldest = all(store).results.last().unwrap().id;
+        let dead = Progress {
+            status: DeliveryStatus::Dead,
+            attempts: 9,
+            retry_base: 0,
+            next_attempt_at: at(0),
+            last_error: Some("550 no such user".into()),
+        };
+        store
+            .write_tx(|tx| tx.notifications().save_notification(oldest, &dead, at(1)))
+            .unwrap();
+
+        let listed = all(store);
+        let to: Vec<_> = listed.results.iter().map(|n| n.email.to.as_str()).collect();
+        assert_eq!(to, ["c@example.com", "b@example.com", "a@example.com"]);
+        let pending = list(store, with_status(DeliveryStatus::Pending));
+        assert_eq!(pending.count, 2);
+        let dead = list(store, with_status(DeliveryStatus::Dead));
+        assert_eq!((dead.count, dead.results[0].id), (1, oldest));
+        assert_eq!(list(store, with_status(DeliveryStatus::Failed)).count, 0);
+        let page = store
+            .read_tx(|tx| {
+                tx.notifications()
+                    .list_notifications(&NotificationFilter::default(), Page::new(Some(1), Some(1)))
+            })
+            .unwrap();
+        assert_eq!(
+            (page.count, page.results[0].email.to.as_str()),
+            (3, "b@example.com")
+        );
+        let by_channel = |channel: &str| {
+            list(
+                store,
+                NotificationFilter {
+                    channel: Some(channel.into()),
+                    ..NotificationFilter::default()
+                },
+            )
+            .count
+        };
+        assert_eq!((by_channel("email"), by_channel("sms")), (3, 0));
+    }
+
+    fn concurrent_claims_never_share_a_notification(store: &DieselStore) {
+        let event = Uuid::new_v4();
+        let new: Vec<_> = (0..60)
+            .map(|i| about_event(event, &format!("r{i}@example.com"), 0))
+            .collect();
+        assert_eq!(queue(store, &new), 60);
+        let claimed: Vec<String> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let batch = claim(store, 1, 7, &[]);
+                            if batch.is_empty() {
+                                return mine;
+                            }
+                            mine.extend(batch);
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect()
+        });
+        let mut unique = claimed.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(claimed.len(), 60, "every notification claimed");
+        assert_eq!(unique.len(), 60, "no notification claimed twice");
+    }
+
+    /// A user inserted as the store sees it, with whatever email (even none).
+    fn user_with(store: &DieselStore, username: &str, email: &str, is_admin: bool) -> i64 {
+        let user = NewUser {
+            username: username.into(),
+            email: email.into(),
+            password_hash: "hash".into(),
+            is_admin,
+            at: at(0),
+        };
+        store
+            .write_tx(|tx| {
+                let user = tx.accounts().insert_user(&user)?;
+                tx.accounts().insert_profile(user.id, &Profile::default())?;
+                Ok::<_, StoreError>(user.id)
+            })
+            .unwrap()
+    }
+
+    fn admins_and_subscribed_members_have_notification_addresses(store: &DieselStore) {
+        let ann = register(store, "ann", false);
+        let bob = register(store, "bob", false);
+        register(store, "root", true);
+        user_with(store, "mute", "", true);
+        let nameless = user_with(store, "nameless", "", false);
+        register(store, "ops", true);
+        let unsubscribe = ProfileChanges {
+            subscribed_to_notifications: Some(false),
+            ..ProfileChanges::default()
+        };
+        store
+            .write_tx(|tx| tx.accounts().update_profile(bob, &unsubscribe))
+            .unwrap();
+
+        let admins = store.read_tx(|tx| tx.accounts().admin_emails()).unwrap();
+        assert_eq!(admins, ["root@example.com", "ops@example.com"]);
+        let address = |id| {
+            store
+                .read_tx(|tx| tx.accounts().notification_address(id))
+                .unwrap()
+        };
+        assert_eq!(address(ann).as_deref(), Some("ann@example.com"));
+        assert_eq!(address(bob), None, "unsubscribed");
+        assert_eq!(address(nameless), None, "no email");
+        assert_eq!(address(ann + 1000), None, "no such member");
+    }
+
+    /// A notification due the moment it is queued wakes the email workers
+    /// when its transaction commits; a reminder for later does not.
+    #[test]
+    fn a_notification_due_now_wakes_the_email_workers_on_commit() {
+        let databases = [Some(TestDatabase::sqlite()), TestDatabase::postgres()];
+        for database in databases.into_iter().flatten() {
+            let woken: Arc<Mutex<Vec<Vec<&'static str>>>> = Arc::default();
+            let seen = Arc::clone(&woken);
+            let store = DieselStore::open(&DatabaseUrl::parse(database.url()).unwrap(), 2)
+                .unwrap()
+                .with_commit_hook(Arc::new(move |work| seen.lock().unwrap().push(work.due)));
+            let later = about_loan(7, NotificationKind::LoanReminder, "ann@example.com", 60);
+            queue(&store, &[later]);
+            assert!(woken.lock().unwrap().is_empty(), "a reminder waits");
+            let now = about_event(Uuid::new_v4(), "root@example.com", 0);
+            queue(&store, std::slice::from_ref(&now));
+            assert_eq!(*woken.lock().unwrap(), [vec!["email"]]);
+            queue(&store, &[now]);
+            assert_eq!(
+                woken.lock().unwrap().len(),
+                1,
+                "a skipped duplicate wakes nobody"
+            );
+            drop(store);
+        }
     }
 }

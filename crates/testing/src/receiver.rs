@@ -9,15 +9,16 @@
 //! and can stop and come back on the same port.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, Notify};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::loopback::{self, lock, Handler, Loopback};
 
 /// A scripted answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,21 +110,8 @@ struct Shared {
 /// runs its task); `stop` closes it at once.
 #[derive(Debug)]
 pub struct Receiver {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    server: Option<Server>,
+    loopback: Loopback<Shared>,
 }
-
-#[derive(Debug)]
-struct Server {
-    // Dropping the sender stops the server too, which is how Drop works.
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-/// How long `start_on` and `restart` keep trying a port that is still held,
-/// e.g. by a receiver dropped a moment ago whose task has not run yet.
-const BIND_PATIENCE: Duration = Duration::from_secs(2);
 
 impl Receiver {
     /// A receiver on a free port that answers 200 to everything.
@@ -144,22 +132,19 @@ impl Receiver {
     }
 
     async fn launch(port: u16, replies: Vec<Reply>) -> Self {
-        let listener = bind(port).await;
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("receiver cannot read its own address: {e}"));
-        let shared = Arc::new(Shared {
+        let shared = Shared {
             requests: Mutex::new(Vec::new()),
             script: Mutex::new(replies.into()),
             fallback: Mutex::new(Reply::status(200)),
             arrived: Notify::new(),
-        });
-        let server = Server::spawn(listener, Arc::clone(&shared));
+        };
         Self {
-            addr,
-            shared,
-            server: Some(server),
+            loopback: Loopback::start(port, "receiver", shared).await,
         }
+    }
+
+    fn shared(&self) -> &Shared {
+        self.loopback.handler()
     }
 
     /// Where webhooks should go: `http://127.0.0.1:PORT/hook`.
@@ -169,122 +154,60 @@ impl Receiver {
 
     /// `http://127.0.0.1:PORT`, for tests that need other paths.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.loopback.addr())
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.loopback.addr().port()
     }
 
     /// Every request received so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.requests).clone()
+        lock(&self.shared().requests).clone()
     }
 
     /// Appends to the script.
     pub fn respond_with(&self, replies: Vec<Reply>) {
-        lock(&self.shared.script).extend(replies);
+        lock(&self.shared().script).extend(replies);
     }
 
     /// The answer once the script is used up (200 unless set), e.g. to play
     /// an endpoint that always fails.
     pub fn set_fallback(&self, reply: Reply) {
-        *lock(&self.shared.fallback) = reply;
+        *lock(&self.shared().fallback) = reply;
     }
 
     /// Waits until at least `n` requests have arrived and returns all of
     /// them. Panics, listing what did arrive, if they do not within `timeout`.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let arrived = self.shared.arrived.notified();
-            tokio::pin!(arrived);
-            // Registered before counting, so a request landing between the
-            // count and the wait still wakes us.
-            arrived.as_mut().enable();
-            let requests = self.requests();
-            if requests.len() >= n {
-                return requests;
-            }
-            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
-                let requests = self.requests();
-                if requests.len() >= n {
-                    return requests;
-                }
-                let seen: Vec<String> = requests
-                    .iter()
-                    .map(|r| format!("{} {}", r.method, r.path))
-                    .collect();
-                panic!(
-                    "receiver on port {} expected {n} request(s) within {timeout:?}, got {}: {seen:?}",
-                    self.port(),
-                    requests.len()
-                );
-            }
-        }
+        loopback::wait_for_count(
+            &self.shared().arrived,
+            timeout,
+            || self.requests(),
+            n,
+            &format!("receiver on port {}", self.port()),
+            "request(s)",
+            |r| format!("{} {}", r.method, r.path),
+        )
+        .await
     }
 
     /// Closes the port and every open connection, so clients see a refused
     /// connection. Recorded requests and the script are kept.
     pub async fn stop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.shutdown().await;
-        }
+        self.loopback.stop().await;
     }
 
     /// Listens again on the same port after `stop`.
     pub async fn restart(&mut self) {
-        self.stop().await;
-        let listener = bind(self.port()).await;
-        self.server = Some(Server::spawn(listener, Arc::clone(&self.shared)));
+        self.loopback.restart().await;
     }
 }
 
-impl Server {
-    fn spawn(listener: TcpListener, shared: Arc<Shared>) -> Self {
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, shared, stopped));
-        Self { stop, task }
+impl Handler for Shared {
+    fn handle(self: Arc<Self>, stream: TcpStream) -> impl Future<Output = ()> + Send + 'static {
+        serve_connection(stream, self)
     }
-
-    async fn shutdown(self) {
-        // An error means the server already ended; either way it is gone.
-        let _ = self.stop.send(());
-        let _ = self.task.await;
-    }
-}
-
-async fn bind(port: u16) -> TcpListener {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let deadline = Instant::now() + BIND_PATIENCE;
-    loop {
-        match TcpListener::bind(addr).await {
-            Ok(listener) => return listener,
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            Err(e) => panic!("receiver cannot listen on {addr}: {e}"),
-        }
-    }
-}
-
-async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stopped: oneshot::Receiver<()>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            // A message or a dropped Receiver: both mean stop.
-            _ = &mut stopped => break,
-            accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
-                    connections.spawn(serve_connection(stream, Arc::clone(&shared)));
-                }
-            }
-            // Reaps finished connections so the set does not grow.
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    drop(listener);
-    connections.shutdown().await;
 }
 
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
@@ -341,11 +264,6 @@ impl Shared {
         let scripted = lock(&self.script).pop_front();
         scripted.unwrap_or_else(|| lock(&self.fallback).clone())
     }
-}
-
-/// A panicking test thread must not make every later call panic too.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 struct RequestHead {

@@ -1,14 +1,15 @@
 //! This crate as the adapter behind the application's webhook ports: the
-//! sender is the `WebhookTransport`, [`EndpointRules`] the `EndpointPolicy`,
-//! [`ThreadRandom`] the `Randomness`, and a [`SigningKey`] made from the
+//! sender is the engine's `Channel` of webhook requests, [`EndpointRules`]
+//! the `EndpointPolicy`, [`ThreadRandom`] the engine's `Randomness`, and a
+//! [`SigningKey`] made from the
 //! inbound secret the `InboundVerifier`. The crate keeps its own report and
 //! outcome types, so it stays usable without the application; they are
 //! converted here, at the boundary.
 
-use libris_application::webhooks::ports::SendFuture;
-use libris_application::webhooks::{
-    self as app, EndpointPolicy, InboundVerifier, OutgoingDelivery, Randomness, WebhookTransport,
-};
+use chrono::{DateTime, Utc};
+use libris_application::engine::{Channel, Randomness, SendFuture};
+use libris_application::webhooks::{EndpointPolicy, InboundVerifier, OutgoingDelivery};
+use libris_domain::delivery as app;
 use rand::Rng;
 
 use crate::headers::validate_custom_headers;
@@ -41,8 +42,13 @@ impl From<AttemptReport> for app::AttemptReport {
     }
 }
 
-impl WebhookTransport for WebhookSender {
-    fn send<'a>(&'a self, delivery: &'a OutgoingDelivery, timestamp: i64) -> SendFuture<'a> {
+impl Channel<OutgoingDelivery> for WebhookSender {
+    fn send<'a>(
+        &'a self,
+        delivery: &'a OutgoingDelivery,
+        attempt_at: DateTime<Utc>,
+    ) -> SendFuture<'a> {
+        let timestamp = attempt_at.timestamp();
         Box::pin(async move {
             let key = match SigningKey::from_secret(&delivery.secret) {
                 Ok(key) => key,

@@ -1,10 +1,13 @@
-//! The sender used as the application sees it, through a
-//! `&dyn WebhookTransport`: what reaches a real receiver, and how the
+//! The sender used as the engine sees it, through a
+//! `&dyn Channel<OutgoingDelivery>`: what reaches a real receiver, and how the
 //! crate's report arrives in the application's types.
 
 use std::time::Duration;
 
-use libris_application::webhooks::{AttemptReport, Outcome, OutgoingDelivery, WebhookTransport};
+use chrono::DateTime;
+use libris_application::engine::Channel;
+use libris_application::webhooks::OutgoingDelivery;
+use libris_domain::delivery::{AttemptReport, Outcome};
 use libris_testing::receiver::{Receiver, Reply};
 use libris_webhooks::{SenderConfig, WebhookSender};
 use uuid::Uuid;
@@ -33,8 +36,12 @@ fn delivery(url: String, secret: &str) -> OutgoingDelivery {
     }
 }
 
-async fn send(transport: &dyn WebhookTransport, delivery: &OutgoingDelivery) -> AttemptReport {
-    transport.send(delivery, TIMESTAMP).await
+async fn send(
+    channel: &dyn Channel<OutgoingDelivery>,
+    delivery: &OutgoingDelivery,
+) -> AttemptReport {
+    let attempt_at = DateTime::from_timestamp(TIMESTAMP, 0).expect("a valid time");
+    channel.send(delivery, attempt_at).await
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod api_reference;
 mod catalog;
+mod email;
 mod errors;
 mod hostile_bodies;
 mod imports;

@@ -1,13 +1,17 @@
 //! What admins do with deliveries: read them and their attempts, queue one
 //! again, and ping a subscription.
 
+use std::time::Duration;
+
 use libris_domain::events::DomainEvent;
 use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryId, WebhookId};
 
-use super::pipeline::{job, DeliveryJob};
-use super::retry::DeliverySettings;
+use super::fan_out::WebhookFanOut;
+use super::ports::OutgoingDelivery;
+use super::queue::job;
 use super::subscriptions::WebhookError;
 use crate::access::Admin;
+use crate::engine::Job;
 use crate::events::{record, EventContext};
 use crate::pagination::{Page, Paged};
 use crate::ports::{
@@ -64,15 +68,15 @@ pub fn redeliver(
 }
 
 /// Records a `webhook.test` event for this subscription only, with its
-/// delivery leased to the caller, who sends it at once and records the
-/// attempt like any other.
+/// delivery leased (for `lease`) to the caller, who sends it at once through
+/// the engine and records the attempt like any other.
 pub fn prepare_test(
     store: &dyn Store,
     clock: &dyn Clock,
-    settings: &DeliverySettings,
+    lease: Duration,
     admin: &Admin,
     webhook_id: WebhookId,
-) -> Result<DeliveryJob, WebhookError> {
+) -> Result<Job<OutgoingDelivery>, WebhookError> {
     let now = clock.now();
     store.write_tx(|tx| {
         let webhook = tx
@@ -85,13 +89,14 @@ pub fn prepare_test(
         };
         let event = record(tx, &context, &DomainEvent::WebhookTest { webhook_id })?;
         // Other subscriptions do not get another's ping.
-        tx.outbox().mark_events_dispatched(&[event.id], now)?;
+        tx.outbox()
+            .mark_dispatched(WebhookFanOut::NAME, &[event.id])?;
         let delivery = NewDelivery {
             webhook_id,
             event_id: event.id,
             event: event.event.clone(),
             next_attempt_at: now,
-            lease_until: Some(now + settings.lease),
+            lease_until: Some(now + lease),
             created_at: now,
         };
         let delivery = tx
@@ -99,7 +104,7 @@ pub fn prepare_test(
             .insert_deliveries(&[delivery])?
             .pop()
             .ok_or_else(|| StoreError::Unexpected("the test delivery was not created".into()))?;
-        Ok(job(delivery, &webhook, &event))
+        Ok(job(&delivery, &webhook, &event))
     })
 }
 
@@ -184,8 +189,8 @@ mod tests {
             .times(1)
             .returning(|e| Ok(recorded(&e.name)));
         tx.outbox
-            .expect_mark_events_dispatched()
-            .withf(|ids, _| ids == [Uuid::nil()])
+            .expect_mark_dispatched()
+            .withf(|consumer, ids| consumer == "webhooks" && ids == [Uuid::nil()])
             .times(1)
             .returning(|_, _| Ok(()));
         tx.deliveries
@@ -209,13 +214,13 @@ mod tests {
         let job = prepare_test(
             &store,
             &fixed_clock(),
-            &DeliverySettings::default(),
+            Duration::from_secs(15),
             &admin_caller(),
             Uuid::from_u128(7),
         )
         .unwrap();
-        assert_eq!(job.delivery.id, 11);
-        assert_eq!(job.request.url, "https://a.example/hook");
-        assert_eq!(job.request.event, "webhook.test");
+        assert_eq!(job.id, 11);
+        assert_eq!(job.message.url, "https://a.example/hook");
+        assert_eq!(job.message.event, "webhook.test");
     }
 }

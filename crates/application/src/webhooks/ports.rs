@@ -1,9 +1,6 @@
-//! Ports of the webhook pipeline: the transport that sends one attempt, the
-//! endpoint rules that need the network or cryptography, and randomness.
-
-use std::future::Future;
-use std::pin::Pin;
-use std::time::Duration;
+//! Ports of the webhook channel: the request its adapter sends (the adapter
+//! is a [`Channel`](crate::engine::Channel) of it), and the endpoint rules
+//! that need the network or cryptography.
 
 use uuid::Uuid;
 
@@ -21,54 +18,6 @@ pub struct OutgoingDelivery {
     pub body: Vec<u8>,
 }
 
-/// How one attempt ended, as far as delivery is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// 2xx.
-    Delivered,
-    /// 410: the receiver asks us to stop.
-    Gone,
-    /// Another 4xx (not 408/429), a redirect: retrying will not help.
-    Rejected,
-    /// The target was refused at send time (a private address, a bad URL).
-    Refused,
-    /// 408, 429, 5xx, timeouts, connection errors; `after` is the receiver's
-    /// `Retry-After`.
-    Retry { after: Option<Duration> },
-}
-
-impl Outcome {
-    /// One word for logs, metrics and the CLI's summary.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Delivered => "delivered",
-            Self::Gone => "gone",
-            Self::Rejected => "rejected",
-            Self::Refused => "refused",
-            Self::Retry { .. } => "retry",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttemptReport {
-    pub status: Option<u16>,
-    /// At most 4 KiB of the response body.
-    pub response_body: String,
-    pub error: Option<String>,
-    pub duration_ms: u64,
-    pub outcome: Outcome,
-}
-
-pub type SendFuture<'a> = Pin<Box<dyn Future<Output = AttemptReport> + Send + 'a>>;
-
-/// Sends one attempt. Never fails: every problem is an [`AttemptReport`].
-/// Must sign with `timestamp` (unix seconds of this attempt), refuse private
-/// targets unless allowed, not follow redirects, and time out.
-pub trait WebhookTransport: Send + Sync {
-    fn send<'a>(&'a self, delivery: &'a OutgoingDelivery, timestamp: i64) -> SendFuture<'a>;
-}
-
 /// Rules on endpoints that need the network or the signing scheme. Each
 /// error is a message for the named field.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
@@ -83,13 +32,6 @@ pub trait EndpointPolicy: Send + Sync {
     /// Legal names and values, none overriding Libris's own headers; the
     /// error names the header.
     fn check_headers(&self, headers: &[(String, String)]) -> Result<(), String>;
-}
-
-/// Randomness for jitter.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
-pub trait Randomness: Send + Sync {
-    /// A number in `[-1.0, 1.0]`.
-    fn symmetric_unit(&self) -> f64;
 }
 
 /// Checks inbound signatures with the inbound secret. Both checks compare in

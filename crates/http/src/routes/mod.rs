@@ -10,6 +10,7 @@ pub mod health;
 pub mod imports;
 pub mod inbound;
 pub mod lending;
+pub mod notifications;
 pub mod webhooks;
 
 use actix_web::web;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(books::configure)
             .configure(audit::configure)
             .configure(events::configure)
+            .configure(notifications::configure)
             // Fixed paths before `/webhooks/{id}`.
             .configure(inbound::configure)
             .configure(webhooks::configure),

@@ -5,7 +5,6 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use libris_application::ports::{AttemptLogFilter, DeliveryFilter};
 use libris_application::webhooks::delivery;
-use libris_application::webhooks::pipeline::record_attempts;
 use libris_application::webhooks::subscriptions::{self, WebhookInput};
 use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryStatus, Webhook};
 use serde::{Deserialize, Serialize};
@@ -431,31 +430,19 @@ async fn test(
         delivery::prepare_test(
             &*prepared.store,
             &*prepared.clock,
-            &prepared.delivery,
+            prepared.webhooks.settings().lease,
             &admin,
             id,
         )
     })
     .await?;
-    let report = state
-        .transport
-        .send(&job.request, state.clock.now().timestamp())
-        .await;
+    let report = state.webhooks.send(&job).await;
     state.metrics.observe_attempt(
-        "webhook",
+        state.webhooks.channel(),
         report.outcome.name(),
         std::time::Duration::from_millis(report.duration_ms),
     );
-    let logs = blocking(move || {
-        record_attempts(
-            &*state.store,
-            &*state.clock,
-            &*state.random,
-            &state.delivery,
-            &[(job, report)],
-        )
-    })
-    .await?;
+    let logs = blocking(move || state.webhooks.record(&[(job, report)])).await?;
     let attempt = logs
         .into_iter()
         .next()
