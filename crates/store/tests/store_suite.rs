@@ -9,6 +9,7 @@ use libris_application::authors::{self, NewAuthor};
 use libris_application::books::{self, BookError, BookUpdate, NewBook};
 use libris_application::engine::{dispatch, Attempt, Dispatched, Queue};
 use libris_application::events::{record, EventContext};
+use libris_application::notifications::LoanMail;
 use libris_application::ports::{
     AttemptLogFilter, AuditFilter, BookFields, BookFilter, InboundFilter, LoanFilter,
     MockPasswordHasher, NewEvent, NewInboundEvent, NewLoan, WebhookFields,
@@ -18,12 +19,14 @@ use libris_application::webhooks::inbound::{self, InboundRequest, Receipt};
 use libris_application::webhooks::ports::MockInboundVerifier;
 use libris_application::webhooks::{WebhookFanOut, WebhookQueue};
 use libris_application::{Page, Store, StoreError, StoreExt};
+use libris_domain::accounts::UserRef;
 use libris_domain::audit::AuditAction;
 use libris_domain::catalog::{AuthorSnapshot, BookSnapshot};
 use libris_domain::delivery::{AttemptReport, Outcome};
 use libris_domain::events::DomainEvent;
 use libris_domain::events::EventPattern;
 use libris_domain::inbound::{InboundStatus, SignatureScheme};
+use libris_domain::lending::LoanSnapshot;
 use libris_domain::values::{AuthorName, BookTitle, Email, Isbn, Password, Username};
 use libris_domain::webhooks::DeliveryStatus;
 use libris_store::{DatabaseUrl, DieselStore};
@@ -74,6 +77,8 @@ on_both_backends!(
     an_expired_lease_makes_a_delivery_due_again,
     operators_make_due_count_and_prune_deliveries,
     an_inbound_message_is_stored_once_even_when_its_copies_race,
+    each_consumer_has_its_own_marks_and_a_late_one_starts_with_later_events,
+    a_borrow_that_rolls_back_leaves_no_email_and_a_committed_one_mails_once,
 );
 
 fn admin_caller() -> Admin {
@@ -630,6 +635,120 @@ fn fan_out_claim_and_record_run_through_the_store(store: &DieselStore) {
         listed.results[0].payload,
         String::from_utf8(job.message.body.clone()).unwrap()
     );
+}
+
+/// The names of the events `consumer` still has to handle, oldest first.
+fn marked_for(store: &DieselStore, consumer: &str) -> Vec<String> {
+    store
+        .write_tx(|tx| tx.outbox().claim_events(consumer, 100))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.data["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn each_consumer_has_its_own_marks_and_a_late_one_starts_with_later_events(store: &DieselStore) {
+    new_author(store, "Before");
+    store
+        .write_tx(|tx| {
+            tx.outbox()
+                .register_consumer("late", &[EventPattern::parse("author.*").unwrap()])
+        })
+        .unwrap();
+    new_author(store, "After");
+    new_book(store, "Dune", new_author(store, "Herbert"), None).unwrap();
+    assert_eq!(
+        marked_for(store, "late"),
+        ["After", "Herbert"],
+        "only its own patterns, and nothing from before it registered"
+    );
+    assert_eq!(
+        marked_for(store, WebhookFanOut::NAME).len(),
+        4,
+        "webhook fan-out still sees everything"
+    );
+
+    // Handling its events clears only its own marks.
+    let late = store
+        .write_tx(|tx| tx.outbox().claim_events("late", 100))
+        .unwrap();
+    let ids: Vec<_> = late.iter().map(|e| e.id).collect();
+    store
+        .write_tx(|tx| tx.outbox().mark_dispatched("late", &ids))
+        .unwrap();
+    assert!(marked_for(store, "late").is_empty());
+    assert_eq!(marked_for(store, WebhookFanOut::NAME).len(), 4);
+
+    // Registering again (a restart, a second instance) changes nothing.
+    store
+        .write_tx(|tx| {
+            tx.outbox()
+                .register_consumer("late", &[EventPattern::parse("author.*").unwrap()])
+        })
+        .unwrap();
+    new_author(store, "Later");
+    assert_eq!(marked_for(store, "late"), ["Later"]);
+}
+
+fn a_borrow_that_rolls_back_leaves_no_email_and_a_committed_one_mails_once(store: &DieselStore) {
+    let mail = LoanMail {
+        reminder_before: chrono::Duration::days(2),
+    };
+    libris_application::engine::consumers::register(store, &mail).unwrap();
+    register(store, "root", true);
+    let member = register(store, "ada", false);
+    let book = new_book(store, "Dune", new_author(store, "Herbert"), None).unwrap();
+    let borrowed = DomainEvent::BookBorrowed {
+        book: BookSnapshot {
+            id: book,
+            title: "Dune".into(),
+            author: "Herbert".into(),
+            author_id: 1,
+            isbn: None,
+            available: false,
+        },
+        user: UserRef {
+            id: member,
+            username: "ada".into(),
+        },
+        loan: LoanSnapshot {
+            id: 1,
+            borrowed_at: at(0),
+            due_at: at(14 * 86_400),
+            returned_at: None,
+        },
+    };
+    let context = EventContext {
+        user: None,
+        at: at(0),
+    };
+    let rolled_back: Result<(), Forced> = store.write_tx(|tx| {
+        record(tx, &context, &borrowed)?;
+        Err(Forced)
+    });
+    assert!(rolled_back.is_err());
+    let handle = |store: &DieselStore| dispatch(store, &fixed_clock(), &mail, 100).unwrap();
+    assert_eq!(handle(store), Dispatched::EmptyQueue, "nothing marked");
+
+    store
+        .write_tx(|tx| record(tx, &context, &borrowed).map(drop))
+        .unwrap();
+    assert_eq!(
+        handle(store),
+        Dispatched::Handled {
+            events: 1,
+            queued: 3
+        },
+        "the admin's email, the member's reminder and overdue notice"
+    );
+    assert_eq!(handle(store), Dispatched::EmptyQueue);
+    let queued = store
+        .read_tx(|tx| {
+            tx.notifications()
+                .list_notifications(&Default::default(), Page::default())
+        })
+        .unwrap();
+    assert_eq!(queued.count, 3);
 }
 
 fn claim_ids(store: &DieselStore, now: i64, limit: i64) -> Vec<i64> {
