@@ -165,7 +165,10 @@ pub struct LoanFilter {
 /// A subscription's writable fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookFields {
+    /// With its password masked (see `libris_domain::secret_url`).
     pub url: String,
+    /// The password masked in `url`.
+    pub url_password: Option<String>,
     pub events: Vec<EventPattern>,
     pub secret: String,
     pub is_active: bool,

@@ -148,6 +148,7 @@ pub fn webhook(
     libris_domain::webhooks::Webhook {
         id: Uuid::nil(),
         url: url.into(),
+        url_password: None,
         events,
         secret: "my-secret-key".into(),
         is_active: true,

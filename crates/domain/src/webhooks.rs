@@ -14,7 +14,11 @@ pub type DeliveryId = i64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
     pub id: WebhookId,
+    /// As anyone may see it: a broker URL's password is masked (see
+    /// [`crate::secret_url`]).
     pub url: String,
+    /// The password masked in `url`, kept apart and never shown.
+    pub url_password: Option<String>,
     pub events: Vec<EventPattern>,
     pub secret: String,
     pub is_active: bool,
@@ -31,6 +35,11 @@ pub struct Webhook {
 }
 
 impl Webhook {
+    /// The URL to send to, password included.
+    pub fn target_url(&self) -> String {
+        crate::secret_url::with_password(&self.url, self.url_password.as_deref())
+    }
+
     /// Whether this subscription receives `event`, recorded at `occurred_at`:
     /// it must be active, listen to the name, and have existed already.
     pub fn wants(&self, event: &str, occurred_at: DateTime<Utc>) -> bool {
@@ -131,6 +140,7 @@ mod tests {
         Webhook {
             id: Uuid::nil(),
             url: "https://example.com/hook".into(),
+            url_password: None,
             events: patterns
                 .iter()
                 .map(|p| EventPattern::parse(p).unwrap())

@@ -142,6 +142,7 @@ diesel::table! {
         failure_count -> BigInt,
         failing_since -> Nullable<Timestamp>,
         disabled_reason -> Nullable<Text>,
+        url_password -> Nullable<Text>,
     }
 }
 

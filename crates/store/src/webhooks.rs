@@ -29,6 +29,7 @@ pub(crate) struct WebhookRow {
     failure_count: i64,
     failing_since: Option<NaiveDateTime>,
     disabled_reason: Option<String>,
+    url_password: Option<String>,
 }
 
 impl TryFrom<WebhookRow> for Webhook {
@@ -40,6 +41,7 @@ impl TryFrom<WebhookRow> for Webhook {
         Ok(Self {
             id: Uuid::parse_str(&row.id).map_err(|e| unreadable("webhook id", e))?,
             url: row.url,
+            url_password: row.url_password,
             events: patterns
                 .iter()
                 .map(|p| {
@@ -68,6 +70,9 @@ pub(crate) fn to_webhooks(rows: Vec<WebhookRow>) -> Result<Vec<Webhook>, StoreEr
 #[diesel(table_name = webhooks)]
 struct WebhookChangeset {
     url: String,
+    /// `None` clears it: a URL without a password has none to keep.
+    #[diesel(treat_none_as_null = true)]
+    url_password: Option<String>,
     events: String,
     secret: String,
     is_active: bool,
@@ -81,6 +86,7 @@ impl WebhookChangeset {
         let patterns: Vec<String> = fields.events.iter().map(ToString::to_string).collect();
         Self {
             url: fields.url.clone(),
+            url_password: fields.url_password.clone(),
             events: serde_json::Value::from(patterns).to_string(),
             secret: fields.secret.clone(),
             is_active: fields.is_active,

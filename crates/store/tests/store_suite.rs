@@ -544,6 +544,7 @@ fn bulk_inserts_answer_books_in_order(store: &DieselStore) {
 fn subscribe(store: &DieselStore, url: &str, pattern: &str) -> libris_domain::webhooks::Webhook {
     let fields = WebhookFields {
         url: url.into(),
+        url_password: None,
         events: vec![EventPattern::parse(pattern).unwrap()],
         secret: "my-secret-key".into(),
         is_active: true,

@@ -59,7 +59,7 @@ pub(crate) fn job(
         target: webhook.id.to_string(),
         progress: delivery.progress(),
         message: OutgoingDelivery {
-            url: webhook.url.clone(),
+            url: webhook.target_url(),
             secret: webhook.secret.clone(),
             headers: webhook.headers.clone(),
             event_id: event.id,

@@ -1,6 +1,7 @@
 //! Subscriptions: admins create, read, change, pause and delete them.
 
 use libris_domain::events::EventPattern;
+use libris_domain::secret_url::{split_password, with_password, MASK};
 use libris_domain::values::check_printable;
 use libris_domain::webhooks::{Webhook, WebhookId};
 use libris_domain::{FieldError, ValidationErrors};
@@ -47,18 +48,14 @@ fn merge(
     current: Option<&Webhook>,
 ) -> Result<WebhookFields, ValidationErrors> {
     let mut errors = ValidationErrors::default();
-    let url = input.url.or_else(|| current.map(|w| w.url.clone()));
-    let url = errors.check(required("url", url)).and_then(|url| {
-        let url = url.trim().to_owned();
-        let checked = if url.chars().count() > MAX_URL_CHARS {
-            Err(format!("must be at most {MAX_URL_CHARS} characters"))
-        } else if let Err(e) = check_printable("url", &url, false) {
-            Err(e.message)
-        } else {
-            policy.check_target(&url)
-        };
-        errors.check(checked.map(|()| url).map_err(|m| FieldError::new("url", m)))
-    });
+    let target = match input.url {
+        Some(url) => given_target(policy, url.trim(), current),
+        None => required(
+            "url",
+            current.map(|w| (w.url.clone(), w.url_password.clone())),
+        ),
+    };
+    let target = errors.check(target);
     let events = match input.events {
         Some(names) if names.is_empty() => {
             errors.push(FieldError::new("events", "name at least one event pattern"));
@@ -117,10 +114,13 @@ fn merge(
         .is_active
         .or(current.map(|w| w.is_active))
         .unwrap_or(true);
-    match (url, events, secret, headers) {
-        (Some(url), Some(events), Some(secret), Some(headers)) if errors.is_empty() => {
+    match (target, events, secret, headers) {
+        (Some((url, url_password)), Some(events), Some(secret), Some(headers))
+            if errors.is_empty() =>
+        {
             Ok(WebhookFields {
                 url,
+                url_password,
                 events,
                 secret,
                 is_active,
@@ -130,6 +130,36 @@ fn merge(
         }
         _ => Err(errors),
     }
+}
+
+/// A URL as given, checked, with its password split off: the URL is stored
+/// and shown masked. A URL that comes back masked (what a client read and
+/// sends back in a PUT or PATCH) keeps the stored password.
+fn given_target(
+    policy: &dyn EndpointPolicy,
+    url: &str,
+    current: Option<&Webhook>,
+) -> Result<(String, Option<String>), FieldError> {
+    let invalid = |message: String| FieldError::new("url", message);
+    if url.chars().count() > MAX_URL_CHARS {
+        return Err(invalid(format!(
+            "must be at most {MAX_URL_CHARS} characters"
+        )));
+    }
+    check_printable("url", url, false)?;
+    let (shown, password) = split_password(url);
+    let password = match password.as_deref() {
+        Some(MASK) => Some(
+            current
+                .and_then(|w| w.url_password.clone())
+                .ok_or_else(|| invalid(format!("`{MASK}` stands for a stored password, and there is none: send the password")))?,
+        ),
+        _ => password,
+    };
+    policy
+        .check_target(&with_password(&shown, password.as_deref()))
+        .map_err(invalid)?;
+    Ok((shown, password))
 }
 
 /// The fields an update writes: those `given`, as checked, over `current`.
@@ -143,6 +173,11 @@ fn overlay(given: &WebhookInput, checked: WebhookFields, current: &Webhook) -> W
     }
     WebhookFields {
         url: pick(given.url.is_some(), checked.url, &current.url),
+        url_password: pick(
+            given.url.is_some(),
+            checked.url_password,
+            &current.url_password,
+        ),
         events: pick(given.events.is_some(), checked.events, &current.events),
         secret: pick(given.secret.is_some(), checked.secret, &current.secret),
         is_active: pick(
@@ -328,6 +363,64 @@ mod tests {
             events: Some(events.iter().map(|e| e.to_string()).collect()),
             ..WebhookInput::default()
         }
+    }
+
+    #[test]
+    fn a_brokers_password_is_stored_apart_and_a_masked_url_keeps_it() {
+        let stored = Webhook {
+            url: "amqp://libris:***@rabbit.example/prod".into(),
+            url_password: Some("old-password".into()),
+            ..webhook("https://unused.example/", vec![EventPattern::Everything])
+        };
+        let fields = |url: &str| {
+            merge(
+                &permissive(),
+                WebhookInput {
+                    url: Some(url.into()),
+                    ..WebhookInput::default()
+                },
+                Some(&stored),
+            )
+        };
+        let kept = fields("amqp://libris:***@rabbit.example/prod").unwrap();
+        assert_eq!(kept.url, "amqp://libris:***@rabbit.example/prod");
+        assert_eq!(kept.url_password.as_deref(), Some("old-password"));
+        let changed = fields("amqp://libris:new-password@rabbit.example/prod").unwrap();
+        assert_eq!(changed.url, "amqp://libris:***@rabbit.example/prod");
+        assert_eq!(changed.url_password.as_deref(), Some("new-password"));
+        let dropped = fields("amqp://libris@rabbit.example/prod").unwrap();
+        assert_eq!(dropped.url_password, None);
+
+        let new = merge(
+            &permissive(),
+            input("amqp://libris:***@rabbit.example/", &["*"]),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(new.0[0].field, "url", "no stored password to keep");
+    }
+
+    #[test]
+    fn the_target_is_checked_with_the_real_password_in_place() {
+        let mut policy = permissive();
+        policy.checkpoint();
+        policy
+            .expect_check_target()
+            .withf(|url| url == "amqp://libris:p4ss@rabbit.example/")
+            .times(1)
+            .returning(|_| Ok(()));
+        policy.expect_check_secret().returning(|_| Ok(()));
+        policy
+            .expect_generate_secret()
+            .returning(|| "whsec_generated".into());
+        policy.expect_check_headers().returning(|_| Ok(()));
+        let fields = merge(
+            &policy,
+            input("amqp://libris:p4ss@rabbit.example/", &["*"]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(fields.url, "amqp://libris:***@rabbit.example/");
     }
 
     #[test]
