@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod config;
 pub mod deliveries;
+pub mod destinations;
 pub mod startup;
 pub mod telemetry;
 pub mod workers;

@@ -15,6 +15,7 @@ use libris_application::notifications::{EmailQueue, LoanMail};
 use libris_application::webhooks::{InboundVerifier, WebhookFanOut, WebhookQueue};
 use libris_application::{Clock, Store};
 use libris_auth::{Argon2Hasher, RandomTokens};
+use libris_brokers::BrokerChannel;
 use libris_domain::delivery::RetryPolicy;
 use libris_domain::values::{Email, Password, Username};
 use libris_domain::ValidationErrors;
@@ -30,6 +31,7 @@ use crate::clock::SystemClock;
 use crate::config::{
     AdminAccount, ChannelArgs, Config, DatabaseArgs, EmailArgs, Schedule, WebhookArgs,
 };
+use crate::destinations::{DestinationRules, Destinations};
 use crate::workers::{Wake, WorkerHandle, Workers};
 
 pub struct Application {
@@ -73,9 +75,9 @@ impl Application {
                 loan_period: chrono::Duration::days(i64::from(config.serve.loan_days)),
             },
             import_limit: config.serve.import_max_items,
-            endpoints: Arc::new(EndpointRules {
+            endpoints: Arc::new(DestinationRules(EndpointRules {
                 allow_private: config.channels.webhooks.webhook_allow_private,
-            }),
+            })),
             webhooks: Arc::clone(&pipeline.webhooks),
             inbound: config
                 .serve
@@ -245,6 +247,10 @@ fn webhook_engine(
         concurrency: args.webhook_concurrency.max(1),
         per_target: args.webhook_endpoint_concurrency.max(1),
     };
+    let destinations = Destinations {
+        http: sender,
+        brokers: BrokerChannel::new(args.webhook_timeout),
+    };
     Ok(Engine::new(
         store,
         Arc::new(SystemClock),
@@ -252,7 +258,7 @@ fn webhook_engine(
         WebhookQueue {
             disable_after: args.webhook_disable_after,
         },
-        Arc::new(sender),
+        Arc::new(destinations),
         settings,
     ))
 }

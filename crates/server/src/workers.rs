@@ -48,16 +48,19 @@ fn notify_of(map: &Mutex<HashMap<&'static str, Arc<Notify>>>, name: &'static str
 
 impl Wake {
     /// Called after a commit that queued work; cheap, never blocks on I/O.
-    /// Each loop is woken only for its own kind of work: a new event needs a
-    /// consumer before any channel has something to send.
+    /// Each loop is woken only for its own work: a consumer for events marked
+    /// for it, a channel for messages due now.
     pub fn work_queued(&self, queued: QueuedWork) {
-        if queued.events {
-            let consumers = self
-                .consumers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            consumers.values().for_each(|n| n.notify_one());
+        let consumers = self
+            .consumers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for consumer in &queued.marked {
+            if let Some(notify) = consumers.get(consumer.as_str()) {
+                notify.notify_one();
+            }
         }
+        drop(consumers);
         let channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
         for channel in queued.due {
             if let Some(notify) = channels.get(channel) {

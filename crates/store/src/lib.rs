@@ -62,15 +62,23 @@ pub enum OpenError {
 /// What a committed transaction gave the workers to do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueuedWork {
-    /// Events appended: the event log's consumers have marks to handle.
-    pub events: bool,
+    /// The consumers of the event log that have new events to handle.
+    pub marked: Vec<String>,
     /// The channels with messages due now, by name.
     pub due: Vec<&'static str>,
 }
 
 impl QueuedWork {
     pub fn any(&self) -> bool {
-        self.events || !self.due.is_empty()
+        !self.marked.is_empty() || !self.due.is_empty()
+    }
+
+    pub(crate) fn marked_for(&mut self, consumers: Vec<String>) {
+        for consumer in consumers {
+            if !self.marked.contains(&consumer) {
+                self.marked.push(consumer);
+            }
+        }
     }
 
     pub(crate) fn due_now(&mut self, channel: &'static str) {

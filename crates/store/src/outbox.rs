@@ -43,10 +43,12 @@ impl TryFrom<EventRow> for RecordedEvent {
     }
 }
 
+/// Appends the event and its dispatch marks; answers it and the consumers
+/// it was marked for.
 pub(crate) fn append_event(
     conn: &mut AnyConnection,
     event: &NewEvent,
-) -> Result<RecordedEvent, StoreError> {
+) -> Result<(RecordedEvent, Vec<String>), StoreError> {
     let id = Uuid::new_v4();
     let seq: i64 = diesel::insert_into(events::table)
         .values((
@@ -61,14 +63,15 @@ pub(crate) fn append_event(
         .returning(events::seq)
         .get_result(conn)
         .store()?;
-    mark_for_consumers(conn, seq, &event.name)?;
-    Ok(RecordedEvent {
+    let marked = mark_for_consumers(conn, seq, &event.name)?;
+    let recorded = RecordedEvent {
         id,
         event: event.name.clone(),
         timestamp: event.at,
         data: event.data.clone(),
         user: event.user.clone(),
-    })
+    };
+    Ok((recorded, marked))
 }
 
 fn filtered(name: Option<&str>) -> events::BoxedQuery<'_, Db> {
@@ -161,8 +164,12 @@ pub(crate) fn register_consumer(
 
 /// Gives the event one dispatch mark per consumer listening to it, in one
 /// statement: the patterns that can match a name are `*`, its family and
-/// itself.
-fn mark_for_consumers(conn: &mut AnyConnection, seq: i64, name: &str) -> Result<(), StoreError> {
+/// itself. Answers the consumers marked, so only they are woken.
+fn mark_for_consumers(
+    conn: &mut AnyConnection,
+    seq: i64,
+    name: &str,
+) -> Result<Vec<String>, StoreError> {
     let family = name
         .split_once('.')
         .map(|(family, _)| format!("{family}.*"));
@@ -173,11 +180,11 @@ fn mark_for_consumers(conn: &mut AnyConnection, seq: i64, name: &str) -> Result<
         .distinct();
     let insert = diesel::insert_into(event_dispatch::table)
         .values(listening)
-        .into_columns((event_dispatch::consumer, event_dispatch::event_seq));
+        .into_columns((event_dispatch::consumer, event_dispatch::event_seq))
+        .returning(event_dispatch::consumer);
     // On the backend's own connection, so the statement is prepared once:
     // this runs for every event appended.
-    on_each_backend!(conn, |c| insert.execute(c)).store()?;
-    Ok(())
+    on_each_backend!(conn, |c| insert.get_results(c)).store()
 }
 
 /// Up to `limit` events marked for `consumer`, oldest first. On PostgreSQL

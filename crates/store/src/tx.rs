@@ -487,8 +487,8 @@ impl Outbox for DieselTx<'_> {
     }
 
     fn append_event(&mut self, event: &NewEvent) -> Result<RecordedEvent, StoreError> {
-        let recorded = outbox::append_event(self.conn, event)?;
-        self.queued.events = true;
+        let (recorded, marked) = outbox::append_event(self.conn, event)?;
+        self.queued.marked_for(marked);
         Ok(recorded)
     }
 

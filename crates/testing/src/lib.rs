@@ -2,5 +2,6 @@
 
 pub mod database;
 mod loopback;
+pub mod proxy;
 pub mod receiver;
 pub mod smtp;
