@@ -162,6 +162,7 @@ pub fn record(
         data: event.data(),
         user: context.user.clone(),
         at: context.at,
+        about: event.about(),
     })
 }
 

@@ -15,7 +15,7 @@ use libris_domain::notifications::{
 };
 use libris_domain::values::Password;
 use libris_domain::webhooks::{
-    AttemptLog, Delivery, DeliveryId, DeliveryStatus, Webhook, WebhookId,
+    AttemptLog, Delivery, DeliveryId, DeliveryStatus, Webhook, WebhookId, WebhookOptions,
 };
 use uuid::Uuid;
 
@@ -169,6 +169,9 @@ pub struct WebhookFields {
     pub url: String,
     /// The password masked in `url`.
     pub url_password: Option<String>,
+    /// The member who owns it (`None`: an admin's); set at creation only.
+    pub owner: Option<UserId>,
+    pub options: WebhookOptions,
     pub events: Vec<EventPattern>,
     pub secret: String,
     pub is_active: bool,
@@ -199,6 +202,8 @@ pub struct ClaimedDelivery {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryFilter {
+    /// Only the deliveries of this member's webhooks.
+    pub owner: Option<UserId>,
     pub webhook_id: Option<WebhookId>,
     pub status: Option<DeliveryStatus>,
     pub event: Option<String>,
@@ -223,6 +228,8 @@ pub struct InboundFilter {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AttemptLogFilter {
+    /// Only the attempts at this member's webhooks.
+    pub owner: Option<UserId>,
     pub webhook_id: Option<WebhookId>,
     pub success: Option<bool>,
     pub event: Option<String>,
@@ -280,6 +287,8 @@ pub struct NewEvent {
     pub data: serde_json::Value,
     pub user: Option<UserRef>,
     pub at: DateTime<Utc>,
+    /// The member the event is about, if any.
+    pub about: Option<UserId>,
 }
 
 /// A unit of work: the ports of every aggregate, over one transaction, so a
@@ -464,8 +473,14 @@ pub trait Subscriptions {
     ) -> Result<Webhook, StoreError>;
     /// Deletes the webhook with its deliveries; its attempt logs stay.
     fn delete_webhook(&mut self, id: WebhookId) -> Result<(), StoreError>;
-    /// Newest first.
-    fn list_webhooks(&mut self, page: Page) -> Result<Paged<Webhook>, StoreError>;
+    /// Newest first: every webhook, or with `owner` only that member's.
+    fn list_webhooks(
+        &mut self,
+        owner: Option<UserId>,
+        page: Page,
+    ) -> Result<Paged<Webhook>, StoreError>;
+    /// How many webhooks the member owns.
+    fn count_owned_webhooks(&mut self, owner: UserId) -> Result<i64, StoreError>;
     /// Every active subscription (fan-out reads them per batch).
     fn active_webhooks(&mut self) -> Result<Vec<Webhook>, StoreError>;
     /// Writes activity and health: `is_active`, `disabled_reason`,

@@ -137,6 +137,7 @@ pub fn recorded(name: &str) -> RecordedEvent {
         timestamp: at(0),
         data: serde_json::Value::Null,
         user: None,
+        about: None,
     }
 }
 
@@ -149,6 +150,8 @@ pub fn webhook(
         id: Uuid::nil(),
         url: url.into(),
         url_password: None,
+        owner: None,
+        options: Default::default(),
         events,
         secret: "my-secret-key".into(),
         is_active: true,

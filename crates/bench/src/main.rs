@@ -3,6 +3,7 @@
 //! issues.
 
 mod abuse;
+mod brokers;
 mod import;
 mod receiver;
 mod server;
@@ -22,10 +23,14 @@ async fn main() {
         abuse::run().await;
     }
     webhooks::run().await;
+    if selected("brokers") {
+        brokers::run().await;
+    }
 }
 
 /// Whether a scenario runs: all by default, or those named in `LIBRIS_BENCH`
-/// (comma-separated: import, abuse, throughput, latency, fanout, isolation).
+/// (comma-separated: import, abuse, throughput, latency, fanout, isolation,
+/// brokers).
 fn selected(scenario: &str) -> bool {
     std::env::var("LIBRIS_BENCH").map_or(true, |only| only.split(',').any(|s| s.trim() == scenario))
 }

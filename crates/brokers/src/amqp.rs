@@ -120,7 +120,7 @@ impl AmqpChannel {
             Ok(message) => message,
             Err(error) => return reporter.refused(error),
         };
-        let properties = properties(&message);
+        let properties = properties(&message, &delivery.content_type);
         let progress = Mutex::new(Progress {
             stage: Stage::Connecting,
             link: None,
@@ -231,7 +231,7 @@ fn returned_failure(exchange: &str, routing_key: &str, returned: &BasicReturnMes
     }
 }
 
-fn properties(message: &SignedMessage) -> BasicProperties {
+fn properties(message: &SignedMessage, content_type: &str) -> BasicProperties {
     let mut headers = FieldTable::default();
     for (name, value) in message.headers() {
         headers.insert(
@@ -243,7 +243,7 @@ fn properties(message: &SignedMessage) -> BasicProperties {
         .with_delivery_mode(PERSISTENT)
         .with_message_id(ShortString::from(message.id.as_str()))
         .with_timestamp(u64::try_from(message.timestamp).unwrap_or(0))
-        .with_content_type(ShortString::from("application/json"))
+        .with_content_type(ShortString::from(content_type))
         .with_headers(headers)
 }
 

@@ -27,6 +27,8 @@ mod cache;
 mod message;
 mod nats;
 mod target;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::time::Duration;
 

@@ -140,6 +140,9 @@ mod tests {
 
     fn delivery(secret: &str) -> OutgoingDelivery {
         OutgoingDelivery {
+            method: libris_domain::webhooks::HttpMethod::Post,
+            content_type: "application/json".to_owned(),
+            unsendable: None,
             url: "amqp://h".to_owned(),
             secret: secret.to_owned(),
             headers: vec![("X-Tenant".to_owned(), "42".to_owned())],

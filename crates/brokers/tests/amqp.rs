@@ -1,125 +1,21 @@
 //! The broker channel against the real RabbitMQ on 127.0.0.1:5672.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{
-    assert_signed_headers, attempt_time, delivery, rabbitmq, rabbitmq_addr, unique, with_cleanup,
-    TIMEOUT,
-};
-use lapin::message::BasicGetMessage;
-use lapin::options::{
-    BasicGetOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
-    QueueDeclareOptions, QueueDeleteOptions,
-};
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::options::ExchangeDeclareOptions;
+use lapin::types::FieldTable;
 use lapin::ExchangeKind;
 use libris_application::engine::Channel;
+use libris_brokers::testing::amqp::{bind_queue, delete, drain, message_id, topology};
+use libris_brokers::testing::{
+    amqp, assert_signed_headers, attempt_time, delivery, rabbitmq, rabbitmq_addr, silent_server,
+    unique, with_cleanup, TIMEOUT,
+};
 use libris_brokers::BrokerChannel;
 use libris_domain::delivery::Outcome;
 use libris_testing::proxy::TcpProxy;
 
 const RETRY: Outcome = Outcome::Retry { after: None };
-
-/// Declares a durable topic exchange and a durable queue bound to it with
-/// `binding`.
-async fn topology(exchange: &str, queue: &str, binding: &str) {
-    let connection = rabbitmq().await;
-    let channel = connection.create_channel().await.expect("channel");
-    channel
-        .exchange_declare(
-            exchange.into(),
-            ExchangeKind::Topic,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..ExchangeDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("declare exchange");
-    bind_queue(&connection, exchange, queue, binding).await;
-    // Closing errors when a dropped channel is still closing; the
-    // connection goes either way.
-    let _ = connection.close(200, "OK".into()).await;
-}
-
-async fn bind_queue(connection: &lapin::Connection, exchange: &str, queue: &str, binding: &str) {
-    let channel = connection.create_channel().await.expect("channel");
-    channel
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("declare queue");
-    channel
-        .queue_bind(
-            queue.into(),
-            exchange.into(),
-            binding.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("bind queue");
-}
-
-/// Everything in `queue`, taken off it, oldest first.
-async fn drain(queue: &str) -> Vec<BasicGetMessage> {
-    let connection = rabbitmq().await;
-    let channel = connection.create_channel().await.expect("channel");
-    let mut messages = Vec::new();
-    while let Some(message) = channel
-        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
-        .await
-        .expect("basic.get")
-    {
-        messages.push(message);
-    }
-    // Closing errors when a dropped channel is still closing; the
-    // connection goes either way.
-    let _ = connection.close(200, "OK".into()).await;
-    messages
-}
-
-/// Deletes what a test made, ignoring what is already gone.
-async fn delete(exchange: &str, queue: &str) {
-    let connection = rabbitmq().await;
-    let channel = connection.create_channel().await.expect("channel");
-    let _ = channel
-        .queue_delete(queue.into(), QueueDeleteOptions::default())
-        .await;
-    let channel = connection.create_channel().await.expect("channel");
-    let _ = channel
-        .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
-        .await;
-    let _ = connection.close(200, "OK".into()).await;
-}
-
-fn header(message: &BasicGetMessage, name: &str) -> Option<String> {
-    let headers = message.delivery.properties.headers().as_ref()?;
-    match headers.inner().get(name)? {
-        AMQPValue::LongString(value) => {
-            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
-        }
-        other => panic!("header {name} is not a long string: {other:?}"),
-    }
-}
-
-fn message_id(message: &BasicGetMessage) -> Option<String> {
-    message
-        .delivery
-        .properties
-        .message_id()
-        .as_ref()
-        .map(|id| id.as_str().to_owned())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishes_a_signed_persistent_message_with_every_header() {
@@ -155,7 +51,7 @@ async fn publishes_a_signed_persistent_message_with_every_header() {
                 Some("application/json")
             );
             assert_signed_headers(&sent, at, &message.delivery.data, |name| {
-                header(message, name)
+                amqp::header(message, name)
             });
         },
         delete(&exchange, &queue),
@@ -320,7 +216,7 @@ async fn a_cut_connection_fails_fast_and_the_next_attempt_reconnects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_never_answers_times_out_within_the_timeout() {
-    let addr = common::silent_server().await;
+    let addr = silent_server().await;
     let timeout = Duration::from_millis(700);
     let channel = BrokerChannel::new(timeout);
     let url = format!("amqp://guest:guest@{addr}/%2f?exchange=libris-test-none");

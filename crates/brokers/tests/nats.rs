@@ -1,59 +1,19 @@
 //! The broker channel against the real NATS (JetStream) on 127.0.0.1:4222.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::context::GetStreamByNameErrorKind;
-use async_nats::jetstream::message::StreamMessage;
-use async_nats::jetstream::stream;
-use common::{
-    assert_signed_headers, attempt_time, delivery, nats, nats_addr, unique, with_cleanup, TIMEOUT,
-};
 use libris_application::engine::Channel;
+use libris_brokers::testing::nats::{create_stream, delete_stream, header, messages};
+use libris_brokers::testing::{
+    assert_signed_headers, attempt_time, delivery, nats, nats_addr, silent_server, unique,
+    with_cleanup, TIMEOUT,
+};
 use libris_brokers::BrokerChannel;
 use libris_domain::delivery::Outcome;
 use libris_testing::proxy::TcpProxy;
 
 const RETRY: Outcome = Outcome::Retry { after: None };
-
-/// A stream of the test's own over `subjects`.
-async fn create_stream(name: &str, subjects: &str) {
-    nats()
-        .await
-        .create_stream(stream::Config {
-            name: name.to_owned(),
-            subjects: vec![subjects.to_owned()],
-            ..stream::Config::default()
-        })
-        .await
-        .unwrap_or_else(|e| panic!("create stream {name}: {e}"));
-}
-
-async fn delete_stream(name: &str) {
-    let _ = nats().await.delete_stream(name).await;
-}
-
-/// Every message in stream `name`, oldest first.
-async fn messages(name: &str) -> Vec<StreamMessage> {
-    let jetstream = nats().await;
-    let mut stream = jetstream.get_stream(name).await.expect("stream");
-    let state = stream.info().await.expect("stream info").state.clone();
-    let mut messages = Vec::new();
-    if state.messages == 0 {
-        return messages;
-    }
-    for sequence in state.first_sequence..=state.last_sequence {
-        if let Ok(message) = stream.get_raw_message(sequence).await {
-            messages.push(message);
-        }
-    }
-    messages
-}
-
-fn header(message: &StreamMessage, name: &str) -> Option<String> {
-    message.headers.get(name).map(|v| v.as_str().to_owned())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishes_a_signed_message_to_the_stream_covering_its_subject() {
@@ -243,7 +203,7 @@ async fn a_cut_connection_fails_fast_and_the_next_attempt_reconnects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_never_answers_times_out_within_the_timeout() {
-    let addr = common::silent_server().await;
+    let addr = silent_server().await;
     let timeout = Duration::from_millis(700);
     let channel = BrokerChannel::new(timeout);
     let url = format!("nats://{addr}?subject=test.none");

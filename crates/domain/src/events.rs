@@ -79,6 +79,8 @@ pub enum DomainEvent {
     Custom {
         name: CustomEventName,
         data: Value,
+        /// The member it is about, as the poster said.
+        about: Option<UserId>,
     },
 }
 
@@ -89,6 +91,16 @@ impl DomainEvent {
             username: user.username.clone(),
             email: user.email.clone(),
             is_admin: user.is_admin,
+        }
+    }
+
+    /// The member this event is about (a member's own webhooks receive only
+    /// these): the borrower of a loan, the user a custom event names.
+    pub fn about(&self) -> Option<UserId> {
+        match self {
+            Self::BookBorrowed { user, .. } | Self::BookReturned { user, .. } => Some(user.id),
+            Self::Custom { about, .. } => *about,
+            _ => None,
         }
     }
 
@@ -165,6 +177,10 @@ pub struct RecordedEvent {
     pub data: Value,
     /// The acting user, where there is one.
     pub user: Option<UserRef>,
+    /// The member the event is about, where there is one (see
+    /// [`DomainEvent::about`]); not part of what receivers get.
+    #[serde(skip)]
+    pub about: Option<UserId>,
 }
 
 /// A custom event's name: `family.action`, lowercase letters, digits and `_`,

@@ -14,6 +14,7 @@ pub mod events;
 pub mod inbound;
 pub mod lending;
 pub mod notifications;
+pub mod payload;
 pub mod secret_url;
 pub mod validation;
 pub mod values;

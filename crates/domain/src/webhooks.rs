@@ -4,12 +4,79 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::accounts::UserId;
 pub use crate::delivery::DeliveryStatus;
 use crate::delivery::{Outcome, Progress};
-use crate::events::EventPattern;
+use crate::events::{EventPattern, RecordedEvent};
+use crate::payload::{
+    render_body, ContentType, EventView, Filter, PayloadFormat, RenderError, Template,
+};
 
 pub type WebhookId = Uuid;
 pub type DeliveryId = i64;
+
+/// The HTTP methods a webhook may send with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpMethod {
+    #[default]
+    Post,
+    Put,
+    Patch,
+}
+
+impl HttpMethod {
+    pub const ALL: [Self; 3] = [Self::Post, Self::Put, Self::Patch];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == raw)
+    }
+}
+
+/// How a webhook shapes what it sends, and which of its events it takes
+/// (the hook libraries' per-hook method, content type, payload template and
+/// conditions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookOptions {
+    pub method: HttpMethod,
+    pub content_type: ContentType,
+    pub payload_format: PayloadFormat,
+    /// Parsed against `content_type`; only with [`PayloadFormat::Template`].
+    pub payload_template: Option<Template>,
+    /// Conditions every event it receives must meet; empty: none.
+    pub filter: Filter,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            method: HttpMethod::Post,
+            content_type: ContentType::json(),
+            payload_format: PayloadFormat::Libris,
+            payload_template: None,
+            filter: Filter::default(),
+        }
+    }
+}
+
+impl WebhookOptions {
+    /// The bytes this webhook sends for `event`: the same every time, so a
+    /// redelivery sends what the first attempt did.
+    pub fn body(&self, event: &RecordedEvent, webhook: &Webhook) -> Result<Vec<u8>, RenderError> {
+        render_body(
+            self.payload_format,
+            self.payload_template.as_ref(),
+            &EventView::new(event, webhook),
+        )
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
@@ -19,6 +86,10 @@ pub struct Webhook {
     pub url: String,
     /// The password masked in `url`, kept apart and never shown.
     pub url_password: Option<String>,
+    /// The member who owns it; `None` for an admin's webhook.
+    pub owner: Option<UserId>,
+    /// The request's shape and the event filter.
+    pub options: WebhookOptions,
     pub events: Vec<EventPattern>,
     pub secret: String,
     pub is_active: bool,
@@ -40,12 +111,15 @@ impl Webhook {
         crate::secret_url::with_password(&self.url, self.url_password.as_deref())
     }
 
-    /// Whether this subscription receives `event`, recorded at `occurred_at`:
-    /// it must be active, listen to the name, and have existed already.
-    pub fn wants(&self, event: &str, occurred_at: DateTime<Utc>) -> bool {
+    /// Whether this subscription receives `event`: it must be active,
+    /// listen to the name, and have existed already; a member's own webhook
+    /// receives only the events about that member.
+    pub fn wants(&self, event: &RecordedEvent) -> bool {
         self.is_active
-            && self.created_at <= occurred_at
-            && self.events.iter().any(|p| p.matches(event))
+            && self.created_at <= event.timestamp
+            && self.events.iter().any(|p| p.matches(&event.event))
+            && self.owner.is_none_or(|owner| event.about == Some(owner))
+            && self.options.filter.matches(&EventView::new(event, self))
     }
 
     /// Keeps the endpoint's health after an attempt that ended in `outcome`;
@@ -141,6 +215,8 @@ mod tests {
             id: Uuid::nil(),
             url: "https://example.com/hook".into(),
             url_password: None,
+            owner: None,
+            options: WebhookOptions::default(),
             events: patterns
                 .iter()
                 .map(|p| EventPattern::parse(p).unwrap())
@@ -162,17 +238,44 @@ mod tests {
         let hook = webhook(&["book.created", "author.*"], true);
         let later = hook.created_at + chrono::Duration::seconds(1);
         let earlier = hook.created_at - chrono::Duration::seconds(1);
-        assert!(hook.wants("book.created", later));
-        assert!(hook.wants("author.deleted", later));
-        assert!(!hook.wants("book.updated", later));
+        assert!(hook.wants(&event("book.created", later, None)));
+        assert!(hook.wants(&event("author.deleted", later, Some(3))));
+        assert!(!hook.wants(&event("book.updated", later, None)));
         assert!(
-            !hook.wants("book.created", earlier),
+            !hook.wants(&event("book.created", earlier, None)),
             "events before the subscription"
         );
         assert!(
-            !webhook(&["*"], false).wants("book.created", later),
+            !webhook(&["*"], false).wants(&event("book.created", later, None)),
             "inactive"
         );
+    }
+
+    #[test]
+    fn a_members_webhook_wants_only_the_events_about_that_member() {
+        let mut hook = webhook(&["*"], true);
+        hook.owner = Some(7);
+        let later = hook.created_at + chrono::Duration::seconds(1);
+        assert!(hook.wants(&event("book.borrowed", later, Some(7))));
+        assert!(
+            !hook.wants(&event("book.borrowed", later, Some(8))),
+            "another member's"
+        );
+        assert!(
+            !hook.wants(&event("book.created", later, None)),
+            "about nobody"
+        );
+    }
+
+    fn event(name: &str, at: DateTime<Utc>, about: Option<UserId>) -> RecordedEvent {
+        RecordedEvent {
+            id: Uuid::nil(),
+            event: name.into(),
+            timestamp: at,
+            data: serde_json::Value::Null,
+            user: None,
+            about,
+        }
     }
 
     #[test]

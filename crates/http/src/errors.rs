@@ -288,6 +288,17 @@ impl From<WebhookError> for ApiError {
         match error {
             WebhookError::NotFound => Self::not_found("webhook"),
             WebhookError::Invalid(errors) => errors.into(),
+            WebhookError::LimitReached { .. } => {
+                Self::new(StatusCode::CONFLICT, "webhook_limit", error.to_string())
+            }
+            WebhookError::TooManyPings { retry_after } => Self {
+                retry_after: Some(retry_after.as_secs()),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    error.to_string(),
+                )
+            },
             WebhookError::Store(e) => e.into(),
         }
     }

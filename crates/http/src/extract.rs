@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use actix_web::http::StatusCode;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
-use libris_application::access::Admin;
+use libris_application::access::{Admin, WebhookManager};
 use libris_application::{accounts, Caller, Page};
 use libris_domain::FieldError;
 use serde::de::DeserializeOwned;
@@ -214,6 +214,20 @@ impl FromRequest for AdminCaller {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let caller = Authenticated::from_request(req, payload);
         Box::pin(async move { Ok(Self(Admin::check(caller.await?.0)?)) })
+    }
+}
+
+/// An authenticated caller managing webhooks: an admin all of them, a member
+/// their own; 401 for anonymous callers.
+pub struct Manager(pub WebhookManager);
+
+impl FromRequest for Manager {
+    type Error = ApiError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Authenticated::from_request(req, payload);
+        Box::pin(async move { Ok(Self(WebhookManager::new(caller.await?.0))) })
     }
 }
 

@@ -210,7 +210,8 @@ pub struct ErrorBody {
     /// Stable and machine-readable: `bad_request`, `unauthorized`,
     /// `invalid_credentials`, `forbidden`, `not_found`, `method_not_allowed`,
     /// `conflict`, `payload_too_large`, `validation_error`,
-    /// `too_many_requests`, `internal_error`;
+    /// `too_many_requests`, `internal_error`; `webhook_limit` (a member holds
+    /// as many webhooks as they may);
     /// for inbound webhooks `missing_signature`, `invalid_signature`,
     /// `inbound_not_configured`, `stale_timestamp`, `invalid_timestamp`,
     /// `invalid_body`, `missing_message_id`, `invalid_event_type`.
@@ -421,6 +422,7 @@ mod tests {
             timestamp: Utc::now(),
             data: json!({}),
             user: Some(user),
+            about: None,
         };
         assert_mirrors::<Event>(&event);
         assert_mirrors::<Listed<Event>>(Paged {

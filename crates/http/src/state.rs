@@ -5,6 +5,7 @@ use std::sync::Arc;
 use libris_application::engine::Engine;
 use libris_application::lending::LoanPolicy;
 use libris_application::login_throttle::LoginThrottle;
+use libris_application::webhooks::delivery::PingThrottle;
 use libris_application::webhooks::{EndpointPolicy, InboundVerifier, WebhookQueue};
 use libris_application::{Clock, PasswordHasher, Store, TokenCodec};
 
@@ -27,6 +28,10 @@ pub struct AppState {
     /// The webhook channel: the test ping is the one delivery sent inside a
     /// request.
     pub webhooks: Arc<Engine<WebhookQueue>>,
+    /// Most webhooks one member may hold.
+    pub member_webhook_limit: usize,
+    /// Members' test pings, one per webhook per 10 seconds.
+    pub pings: PingThrottle,
     /// Checks inbound webhooks; `None` when no inbound secret is configured.
     pub inbound: Option<Arc<dyn InboundVerifier>>,
     /// Shared with the delivery workers, which count their attempts in it.

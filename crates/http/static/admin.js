@@ -207,6 +207,9 @@ async function loadWebhooks() {
   fill("webhooks", page, [
     (w) => w.url,
     (w) => w.events.join(", "),
+    (w) => `${w.method} ${w.content_type}, ${w.payload_format}`,
+    (w) => (w.filter ? JSON.stringify(w.filter) : ""),
+    (w) => (w.owner === null ? "admin" : `member ${w.owner}`),
     (w) => (w.is_active ? "yes" : "no"),
     (w) => w.failure_count,
     (w) => w.disabled_reason,

@@ -226,6 +226,10 @@ pub struct ServeArgs {
     #[arg(long, env = "LIBRIS_METRICS_TOKEN", hide_env_values = true, value_parser = parse_metrics_token)]
     pub metrics_token: Option<String>,
 
+    /// Most webhooks one member may hold.
+    #[arg(long, env = "LIBRIS_MEMBER_WEBHOOK_LIMIT", default_value_t = 10)]
+    pub member_webhook_limit: usize,
+
     /// Password hashes computed at once (default: half the cores, at least 1).
     #[arg(long, env = "LIBRIS_PASSWORD_WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub password_workers: Option<u32>,

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use libris_application::engine::{Channel, SendFuture};
 use libris_application::webhooks::{EndpointPolicy, OutgoingDelivery};
 use libris_brokers::{check_broker_url, is_broker_url, BrokerChannel};
+use libris_domain::delivery::{AttemptReport, Outcome};
 use libris_webhooks::{EndpointRules, WebhookSender};
 
 /// The webhook channel's adapter: HTTP, or a broker.
@@ -21,6 +22,16 @@ impl Channel<OutgoingDelivery> for Destinations {
         message: &'a OutgoingDelivery,
         attempt_at: DateTime<Utc>,
     ) -> SendFuture<'a> {
+        if let Some(reason) = &message.unsendable {
+            let report = AttemptReport {
+                status: None,
+                response_body: String::new(),
+                error: Some(reason.clone()),
+                duration_ms: 0,
+                outcome: Outcome::Refused,
+            };
+            return Box::pin(std::future::ready(report));
+        }
         let channel: &dyn Channel<OutgoingDelivery> = if is_broker_url(&message.url) {
             &self.brokers
         } else {
@@ -42,6 +53,13 @@ impl EndpointPolicy for DestinationRules {
         } else {
             self.0.check_target(url)
         }
+    }
+
+    fn check_member_target(&self, url: &str) -> Result<(), String> {
+        if is_broker_url(url) {
+            return Err("a member's webhook must be an http or https URL".to_owned());
+        }
+        self.0.check_member_target(url)
     }
 
     fn check_secret(&self, secret: &str) -> Result<(), String> {

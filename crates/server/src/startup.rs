@@ -12,6 +12,7 @@ use libris_application::engine::{ChannelSettings, Consumer, Engine};
 use libris_application::lending::LoanPolicy;
 use libris_application::login_throttle::{LoginThrottle, ThrottleRules};
 use libris_application::notifications::{EmailQueue, LoanMail};
+use libris_application::webhooks::delivery::PingThrottle;
 use libris_application::webhooks::{InboundVerifier, WebhookFanOut, WebhookQueue};
 use libris_application::{Clock, Store};
 use libris_auth::{Argon2Hasher, RandomTokens};
@@ -79,6 +80,8 @@ impl Application {
                 allow_private: config.channels.webhooks.webhook_allow_private,
             })),
             webhooks: Arc::clone(&pipeline.webhooks),
+            member_webhook_limit: config.serve.member_webhook_limit,
+            pings: PingThrottle::new(MEMBER_PING_INTERVAL),
             inbound: config
                 .serve
                 .inbound_secret
@@ -146,6 +149,9 @@ pub async fn open_store(
     let wake = Arc::clone(wake);
     Ok(store.with_commit_hook(Arc::new(move |queued| wake.work_queued(queued))))
 }
+
+/// A member may ping each of their webhooks once in this time.
+const MEMBER_PING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// How long one SMTP attempt may take, connecting included.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);

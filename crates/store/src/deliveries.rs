@@ -255,6 +255,12 @@ pub(crate) fn save_delivery(
 
 fn filtered_deliveries(filter: &DeliveryFilter) -> deliveries::BoxedQuery<'_, Db> {
     let mut query = deliveries::table.into_boxed();
+    if let Some(owner) = filter.owner {
+        let owned = webhooks::table
+            .filter(webhooks::owner_id.eq(owner))
+            .select(webhooks::id);
+        query = query.filter(deliveries::webhook_id.eq_any(owned));
+    }
     if let Some(id) = filter.webhook_id {
         query = query.filter(deliveries::webhook_id.eq(id.to_string()));
     }
@@ -383,6 +389,12 @@ pub(crate) fn insert_attempt_logs(
 
 fn filtered_attempts(filter: &AttemptLogFilter) -> webhook_logs::BoxedQuery<'_, Db> {
     let mut query = webhook_logs::table.into_boxed();
+    if let Some(owner) = filter.owner {
+        let owned = webhooks::table
+            .filter(webhooks::owner_id.eq(owner))
+            .select(webhooks::id);
+        query = query.filter(webhook_logs::webhook_id.eq_any(owned));
+    }
     if let Some(id) = filter.webhook_id {
         query = query.filter(webhook_logs::webhook_id.eq(id.to_string()));
     }

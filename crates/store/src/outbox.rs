@@ -24,6 +24,7 @@ pub(crate) struct EventRow {
     user_id: Option<i64>,
     username: Option<String>,
     occurred_at: NaiveDateTime,
+    about_user_id: Option<i64>,
 }
 
 impl TryFrom<EventRow> for RecordedEvent {
@@ -39,6 +40,7 @@ impl TryFrom<EventRow> for RecordedEvent {
                 .user_id
                 .zip(row.username)
                 .map(|(id, username)| UserRef { id, username }),
+            about: row.about_user_id,
         })
     }
 }
@@ -59,6 +61,7 @@ pub(crate) fn append_event(
             events::user_id.eq(event.user.as_ref().map(|u| u.id)),
             events::username.eq(event.user.as_ref().map(|u| u.username.as_str())),
             events::occurred_at.eq(naive(event.at)),
+            events::about_user_id.eq(event.about),
         ))
         .returning(events::seq)
         .get_result(conn)
@@ -70,6 +73,7 @@ pub(crate) fn append_event(
         timestamp: event.at,
         data: event.data.clone(),
         user: event.user.clone(),
+        about: event.about,
     };
     Ok((recorded, marked))
 }

@@ -100,6 +100,7 @@ diesel::table! {
         user_id -> Nullable<BigInt>,
         username -> Nullable<Text>,
         occurred_at -> Timestamp,
+        about_user_id -> Nullable<BigInt>,
     }
 }
 
@@ -143,6 +144,8 @@ diesel::table! {
         failing_since -> Nullable<Timestamp>,
         disabled_reason -> Nullable<Text>,
         url_password -> Nullable<Text>,
+        owner_id -> Nullable<BigInt>,
+        options -> Text,
     }
 }
 

@@ -311,8 +311,16 @@ impl Subscriptions for DieselTx<'_> {
         webhooks::delete_webhook(self.conn, id)
     }
 
-    fn list_webhooks(&mut self, page: Page) -> Result<Paged<Webhook>, StoreError> {
-        webhooks::list_webhooks(self.conn, page)
+    fn list_webhooks(
+        &mut self,
+        owner: Option<UserId>,
+        page: Page,
+    ) -> Result<Paged<Webhook>, StoreError> {
+        webhooks::list_webhooks(self.conn, owner, page)
+    }
+
+    fn count_owned_webhooks(&mut self, owner: UserId) -> Result<i64, StoreError> {
+        webhooks::count_owned_webhooks(self.conn, owner)
     }
 
     fn active_webhooks(&mut self) -> Result<Vec<Webhook>, StoreError> {

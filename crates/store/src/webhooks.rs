@@ -4,11 +4,13 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use libris_application::ports::WebhookFields;
 use libris_application::{Page, Paged, StoreError};
+use libris_domain::accounts::UserId;
 use libris_domain::events::EventPattern;
-use libris_domain::webhooks::{Webhook, WebhookId};
+use libris_domain::payload::{parse_content_type, Filter, PayloadFormat, Template};
+use libris_domain::webhooks::{HttpMethod, Webhook, WebhookId, WebhookOptions};
 use uuid::Uuid;
 
-use crate::connection::AnyConnection;
+use crate::connection::{AnyConnection, Db};
 use crate::error::{unreadable, IntoStore};
 use crate::schema::webhooks;
 use crate::time::{naive, utc};
@@ -30,6 +32,8 @@ pub(crate) struct WebhookRow {
     failing_since: Option<NaiveDateTime>,
     disabled_reason: Option<String>,
     url_password: Option<String>,
+    owner_id: Option<i64>,
+    options: String,
 }
 
 impl TryFrom<WebhookRow> for Webhook {
@@ -42,6 +46,8 @@ impl TryFrom<WebhookRow> for Webhook {
             id: Uuid::parse_str(&row.id).map_err(|e| unreadable("webhook id", e))?,
             url: row.url,
             url_password: row.url_password,
+            owner: row.owner_id,
+            options: options_from_json(&row.options)?,
             events: patterns
                 .iter()
                 .map(|p| {
@@ -62,6 +68,54 @@ impl TryFrom<WebhookRow> for Webhook {
     }
 }
 
+/// The options as stored: the API's own field names and values, so the
+/// column reads like what an admin sent.
+fn options_to_json(options: &WebhookOptions) -> String {
+    serde_json::json!({
+        "method": options.method.as_str(),
+        "content_type": options.content_type.as_str(),
+        "payload_format": options.payload_format.as_str(),
+        "payload_template": options.payload_template.as_ref().map(Template::as_str),
+        "filter": options.filter.to_json(),
+    })
+    .to_string()
+}
+
+/// Reads what [`options_to_json`] wrote; an absent key is its default.
+fn options_from_json(raw: &str) -> Result<WebhookOptions, StoreError> {
+    let bad = |what: &str| unreadable("webhook options", what);
+    let value: serde_json::Value =
+        serde_json::from_str(raw).map_err(|e| unreadable("webhook options", e))?;
+    let text = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
+    let defaults = WebhookOptions::default();
+    let method = match text("method") {
+        Some(raw) => HttpMethod::parse(raw).ok_or_else(|| bad("method"))?,
+        None => defaults.method,
+    };
+    let content_type = match text("content_type") {
+        Some(raw) => parse_content_type(raw).map_err(|e| bad(&e))?,
+        None => defaults.content_type,
+    };
+    let payload_format = match text("payload_format") {
+        Some(raw) => PayloadFormat::parse(raw).ok_or_else(|| bad("payload_format"))?,
+        None => defaults.payload_format,
+    };
+    let payload_template = text("payload_template")
+        .map(|raw| Template::parse(raw, &content_type).map_err(|e| bad(&e.message)))
+        .transpose()?;
+    let filter = match value.get("filter") {
+        Some(filter) if !filter.is_null() => Filter::parse(filter).map_err(|e| bad(&e.message))?,
+        _ => defaults.filter,
+    };
+    Ok(WebhookOptions {
+        method,
+        content_type,
+        payload_format,
+        payload_template,
+        filter,
+    })
+}
+
 pub(crate) fn to_webhooks(rows: Vec<WebhookRow>) -> Result<Vec<Webhook>, StoreError> {
     rows.into_iter().map(Webhook::try_from).collect()
 }
@@ -78,6 +132,7 @@ struct WebhookChangeset {
     is_active: bool,
     headers: String,
     description: String,
+    options: String,
     updated_at: NaiveDateTime,
 }
 
@@ -92,6 +147,7 @@ impl WebhookChangeset {
             is_active: fields.is_active,
             headers: serde_json::to_string(&fields.headers).unwrap_or_else(|_| "[]".into()),
             description: fields.description.clone(),
+            options: options_to_json(&fields.options),
             updated_at: naive(at),
         }
     }
@@ -107,6 +163,7 @@ pub(crate) fn insert_webhook(
         .values((
             webhooks::id.eq(id.to_string()),
             WebhookChangeset::new(fields, at),
+            webhooks::owner_id.eq(fields.owner),
             webhooks::created_at.eq(naive(at)),
         ))
         .execute(conn)
@@ -206,12 +263,21 @@ pub(crate) fn delete_webhook(conn: &mut AnyConnection, id: WebhookId) -> Result<
     Ok(())
 }
 
+fn owned_by(owner: Option<UserId>) -> webhooks::BoxedQuery<'static, Db> {
+    let mut query = webhooks::table.into_boxed();
+    if let Some(owner) = owner {
+        query = query.filter(webhooks::owner_id.eq(owner));
+    }
+    query
+}
+
 pub(crate) fn list_webhooks(
     conn: &mut AnyConnection,
+    owner: Option<UserId>,
     page: Page,
 ) -> Result<Paged<Webhook>, StoreError> {
-    let count = webhooks::table.count().get_result(conn).store()?;
-    let rows = webhooks::table
+    let count = owned_by(owner).count().get_result(conn).store()?;
+    let rows = owned_by(owner)
         .select(WebhookRow::as_select())
         .order((webhooks::created_at.desc(), webhooks::id.desc()))
         .limit(page.limit)
@@ -222,6 +288,13 @@ pub(crate) fn list_webhooks(
         count,
         results: to_webhooks(rows)?,
     })
+}
+
+pub(crate) fn count_owned_webhooks(
+    conn: &mut AnyConnection,
+    owner: UserId,
+) -> Result<i64, StoreError> {
+    owned_by(Some(owner)).count().get_result(conn).store()
 }
 
 pub(crate) fn active_webhooks(conn: &mut AnyConnection) -> Result<Vec<Webhook>, StoreError> {

@@ -79,6 +79,7 @@ on_both_backends!(
     an_inbound_message_is_stored_once_even_when_its_copies_race,
     each_consumer_has_its_own_marks_and_a_late_one_starts_with_later_events,
     a_borrow_that_rolls_back_leaves_no_email_and_a_committed_one_mails_once,
+    a_webhooks_options_and_owner_round_trip_and_scope_its_lists,
 );
 
 fn admin_caller() -> Admin {
@@ -545,6 +546,8 @@ fn subscribe(store: &DieselStore, url: &str, pattern: &str) -> libris_domain::we
     let fields = WebhookFields {
         url: url.into(),
         url_password: None,
+        owner: None,
+        options: Default::default(),
         events: vec![EventPattern::parse(pattern).unwrap()],
         secret: "my-secret-key".into(),
         is_active: true,
@@ -750,6 +753,78 @@ fn a_borrow_that_rolls_back_leaves_no_email_and_a_committed_one_mails_once(store
         })
         .unwrap();
     assert_eq!(queued.count, 3);
+}
+
+fn a_webhooks_options_and_owner_round_trip_and_scope_its_lists(store: &DieselStore) {
+    use libris_domain::payload::{parse_content_type, Filter, PayloadFormat, Template};
+    use libris_domain::webhooks::{HttpMethod, WebhookOptions};
+
+    let member = register(store, "ada", false);
+    let content_type = parse_content_type("text/plain; charset=utf-8").unwrap();
+    let options = WebhookOptions {
+        method: HttpMethod::Patch,
+        payload_format: PayloadFormat::Template,
+        payload_template: Some(Template::parse("Borrowed {{data.title}}", &content_type).unwrap()),
+        content_type,
+        filter: Filter::parse(&serde_json::json!({"data.author_id": 3})).unwrap(),
+    };
+    let fields = WebhookFields {
+        url: "https://93.184.216.34/hook".into(),
+        url_password: None,
+        owner: Some(member),
+        options: options.clone(),
+        events: vec![EventPattern::Everything],
+        secret: "my-secret-key".into(),
+        is_active: true,
+        headers: vec![],
+        description: String::new(),
+    };
+    let mine = store
+        .write_tx(|tx| tx.subscriptions().insert_webhook(&fields, at(-10)))
+        .unwrap();
+    assert_eq!((mine.owner, &mine.options), (Some(member), &options));
+    let admins = subscribe(store, "http://127.0.0.1:9/hook", "*");
+    assert_eq!(admins.owner, None);
+    assert_eq!(admins.options, WebhookOptions::default());
+
+    let listed = |owner| {
+        store
+            .read_tx(|tx| tx.subscriptions().list_webhooks(owner, Page::default()))
+            .unwrap()
+            .results
+            .into_iter()
+            .map(|w| w.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(Some(member)), [mine.id]);
+    assert_eq!(listed(None).len(), 2);
+    assert_eq!(
+        store
+            .read_tx(|tx| tx.subscriptions().count_owned_webhooks(member))
+            .unwrap(),
+        1
+    );
+
+    // A book by author 3 reaches the member's webhook only if it is about
+    // the member; it is about nobody, so only the admin's gets it.
+    new_book(store, "Dune", new_author(store, "Herbert"), None).unwrap();
+    while fan_out(store, 100) != Dispatched::EmptyQueue {}
+    let deliveries = |owner| {
+        let filter = libris_application::ports::DeliveryFilter {
+            owner,
+            ..Default::default()
+        };
+        store
+            .read_tx(|tx| tx.deliveries().list_deliveries(&filter, Page::default()))
+            .unwrap()
+            .count
+    };
+    assert_eq!(deliveries(Some(member)), 0);
+    assert_eq!(
+        deliveries(None),
+        3,
+        "user.created, author.created and book.created"
+    );
 }
 
 fn claim_ids(store: &DieselStore, now: i64, limit: i64) -> Vec<i64> {
@@ -1050,6 +1125,7 @@ fn the_sqlite_log_is_checkpointed_and_cut_back_after_a_burst() {
         data: serde_json::json!({"n": n, "padding": "x".repeat(4096)}),
         user: None,
         at: at(0),
+        about: None,
     };
     store
         .write_tx(|tx| (0..2_500).try_for_each(|n| tx.outbox().append_event(&event(n)).map(drop)))

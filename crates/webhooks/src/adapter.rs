@@ -72,6 +72,8 @@ impl Channel<OutgoingDelivery> for WebhookSender {
                 webhook_id: &webhook_id,
                 event_type: &delivery.event,
                 body: &delivery.body,
+                method: delivery.method.as_str(),
+                content_type: &delivery.content_type,
                 timestamp,
                 custom_headers: &delivery.headers,
             };
@@ -91,6 +93,15 @@ pub struct EndpointRules {
 }
 
 impl EndpointPolicy for EndpointRules {
+    /// Private addresses are refused whatever the setting: the setting is
+    /// the operator's, for the operator's own receivers.
+    fn check_member_target(&self, url: &str) -> Result<(), String> {
+        EndpointRules {
+            allow_private: false,
+        }
+        .check_target(url)
+    }
+
     /// Resolves the host with the blocking system resolver. The sender checks
     /// the addresses again at connect time, so this check is for the admin's
     /// sake, not the only defence against DNS rebinding.

@@ -44,6 +44,10 @@ pub struct OutgoingRequest<'a> {
     pub event_type: &'a str,
     /// Sent byte for byte as signed; re-serialising would break signatures.
     pub body: &'a [u8],
+    /// `POST`, `PUT` or `PATCH`.
+    pub method: &'a str,
+    /// The body's media type, already validated.
+    pub content_type: &'a str,
     /// Unix seconds of this attempt: each attempt is signed anew so a late
     /// retry still passes a receiver's replay window.
     pub timestamp: i64,
@@ -133,9 +137,15 @@ impl WebhookSender {
             Ok(headers) => headers,
             Err(reason) => return Attempt::refused(reason),
         };
+        let method = match reqwest::Method::from_bytes(request.method.as_bytes()) {
+            Ok(method) => method,
+            Err(_) => {
+                return Attempt::refused(format!("`{}` is not an HTTP method", request.method))
+            }
+        };
         let sent = self
             .client
-            .post(url)
+            .request(method, url)
             .headers(headers)
             .body(request.body.to_vec())
             .send()
@@ -223,7 +233,7 @@ fn signed_headers(request: &OutgoingRequest<'_>) -> Result<HeaderMap, String> {
     };
     let key = request.key;
     let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_TYPE, text(request.content_type, "content type")?);
     headers.insert("x-event-type", text(request.event_type, "event type")?);
     headers.insert(
         "x-webhook-signature",
@@ -392,6 +402,8 @@ mod tests {
             webhook_id: "evt_1",
             event_type: "book.created",
             body: b"{}",
+            method: "POST",
+            content_type: "application/json",
             timestamp: 1_700_000_000,
             custom_headers: &custom,
         };
@@ -419,6 +431,8 @@ mod tests {
             webhook_id: "evt_1",
             event_type: "book.created\r\nX-Injected: 1",
             body: b"{}",
+            method: "POST",
+            content_type: "application/json",
             timestamp: 1_700_000_000,
             custom_headers: &[],
         };

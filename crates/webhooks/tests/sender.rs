@@ -53,6 +53,8 @@ async fn send_to(sender: &WebhookSender, url: &str) -> AttemptReport {
             webhook_id: EVENT_ID,
             event_type: EVENT_TYPE,
             body: BODY,
+            method: "POST",
+            content_type: "application/json",
             timestamp: TIMESTAMP,
             custom_headers: &[],
         })
@@ -85,6 +87,8 @@ async fn delivers_the_body_and_headers_with_both_signatures() {
             webhook_id: EVENT_ID,
             event_type: EVENT_TYPE,
             body: BODY,
+            method: "POST",
+            content_type: "application/json",
             timestamp: TIMESTAMP,
             custom_headers: &custom,
         })
@@ -145,6 +149,8 @@ async fn custom_headers_never_replace_libris_headers() {
             webhook_id: EVENT_ID,
             event_type: EVENT_TYPE,
             body: BODY,
+            method: "POST",
+            content_type: "application/json",
             timestamp: TIMESTAMP,
             custom_headers: &custom,
         })
@@ -177,6 +183,8 @@ async fn each_attempt_is_signed_with_its_own_timestamp_under_the_same_id() {
             webhook_id: EVENT_ID,
             event_type: EVENT_TYPE,
             body: BODY,
+            method: "POST",
+            content_type: "application/json",
             timestamp,
             custom_headers: &[],
         };

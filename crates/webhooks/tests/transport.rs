@@ -27,6 +27,9 @@ fn sender(allow_private: bool) -> WebhookSender {
 
 fn delivery(url: String, secret: &str) -> OutgoingDelivery {
     OutgoingDelivery {
+        method: libris_domain::webhooks::HttpMethod::Post,
+        content_type: "application/json".to_owned(),
+        unsendable: None,
         url,
         secret: secret.to_owned(),
         headers: vec![("X-Tenant".to_owned(), "42".to_owned())],

@@ -1,7 +1,11 @@
 //! What admins do with deliveries: read them and their attempts, queue one
 //! again, and ping a subscription.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use libris_domain::events::DomainEvent;
 use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryId, WebhookId};
@@ -9,8 +13,8 @@ use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryId, WebhookId};
 use super::fan_out::WebhookFanOut;
 use super::ports::OutgoingDelivery;
 use super::queue::job;
-use super::subscriptions::WebhookError;
-use crate::access::Admin;
+use super::subscriptions::{managed, WebhookError};
+use crate::access::WebhookManager;
 use crate::engine::Job;
 use crate::events::{record, EventContext};
 use crate::pagination::{Page, Paged};
@@ -18,22 +22,33 @@ use crate::ports::{
     AttemptLogFilter, Clock, DeliveryFilter, NewDelivery, Store, StoreError, StoreExt,
 };
 
+/// An admin's deliveries are all of them; a member's, those of their own
+/// webhooks.
 pub fn list_deliveries(
     store: &dyn Store,
-    _admin: &Admin,
+    manager: &WebhookManager,
     filter: &DeliveryFilter,
     page: Page,
 ) -> Result<Paged<Delivery>, StoreError> {
-    store.read_tx(|tx| tx.deliveries().list_deliveries(filter, page))
+    let filter = DeliveryFilter {
+        owner: manager.owner(),
+        ..filter.clone()
+    };
+    store.read_tx(|tx| tx.deliveries().list_deliveries(&filter, page))
 }
 
+/// As [`list_deliveries`], for attempts.
 pub fn list_attempt_logs(
     store: &dyn Store,
-    _admin: &Admin,
+    manager: &WebhookManager,
     filter: &AttemptLogFilter,
     page: Page,
 ) -> Result<Paged<AttemptLog>, StoreError> {
-    store.read_tx(|tx| tx.deliveries().list_attempt_logs(filter, page))
+    let filter = AttemptLogFilter {
+        owner: manager.owner(),
+        ..filter.clone()
+    };
+    store.read_tx(|tx| tx.deliveries().list_attempt_logs(&filter, page))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,13 +64,20 @@ pub enum RedeliverError {
 pub fn redeliver(
     store: &dyn Store,
     clock: &dyn Clock,
-    _admin: &Admin,
+    manager: &WebhookManager,
     id: DeliveryId,
 ) -> Result<Delivery, RedeliverError> {
     let now = clock.now();
     // The same statement `libris deliveries send --delivery` runs: what
     // "queued again" means is written once, in the store.
     let delivery = store.write_tx(|tx| {
+        if manager.owner().is_some() {
+            let delivery = tx
+                .deliveries()
+                .delivery(id)?
+                .ok_or(RedeliverError::NotFound)?;
+            managed(tx, manager, delivery.webhook_id).map_err(|_| RedeliverError::NotFound)?;
+        }
         if tx.deliveries().make_deliveries_due(None, &[id], now)? == 0 {
             return Err(RedeliverError::NotFound);
         }
@@ -67,6 +89,39 @@ pub fn redeliver(
     Ok(delivery)
 }
 
+/// At most one test ping per webhook per interval from a member: a ping is a
+/// request to a URL the member chose, made at their word. In memory: a
+/// restart forgets, which costs one extra ping at most.
+#[derive(Debug)]
+pub struct PingThrottle {
+    interval: Duration,
+    last: Mutex<HashMap<WebhookId, DateTime<Utc>>>,
+}
+
+impl PingThrottle {
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Admits a ping of `webhook` at `now`, or says how long to wait.
+    fn admit(&self, webhook: WebhookId, now: DateTime<Utc>) -> Result<(), Duration> {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let interval = self.interval;
+        // Pings older than the interval no longer matter: the map holds only
+        // the webhooks pinged within it.
+        last.retain(|_, at| (now - *at).to_std().unwrap_or_default() < interval);
+        if let Some(at) = last.get(&webhook) {
+            let waited = (now - *at).to_std().unwrap_or_default();
+            return Err(interval.saturating_sub(waited).max(Duration::from_secs(1)));
+        }
+        last.insert(webhook, now);
+        Ok(())
+    }
+}
+
 /// Records a `webhook.test` event for this subscription only, with its
 /// delivery leased (for `lease`) to the caller, who sends it at once through
 /// the engine and records the attempt like any other.
@@ -74,17 +129,20 @@ pub fn prepare_test(
     store: &dyn Store,
     clock: &dyn Clock,
     lease: Duration,
-    admin: &Admin,
+    throttle: &PingThrottle,
+    manager: &WebhookManager,
     webhook_id: WebhookId,
 ) -> Result<Job<OutgoingDelivery>, WebhookError> {
     let now = clock.now();
     store.write_tx(|tx| {
-        let webhook = tx
-            .subscriptions()
-            .webhook(webhook_id)?
-            .ok_or(WebhookError::NotFound)?;
+        let webhook = managed(tx, manager, webhook_id)?;
+        if manager.owner().is_some() {
+            throttle
+                .admit(webhook_id, now)
+                .map_err(|retry_after| WebhookError::TooManyPings { retry_after })?;
+        }
         let context = EventContext {
-            user: Some(admin.caller().user_ref()),
+            user: Some(manager.caller().user_ref()),
             at: now,
         };
         let event = record(tx, &context, &DomainEvent::WebhookTest { webhook_id })?;
@@ -119,8 +177,8 @@ mod tests {
     use crate::ports::MockTx;
     use crate::testing::{admin, at, fixed_clock, recorded, webhook, MockStore};
 
-    fn admin_caller() -> Admin {
-        Admin::check(admin()).unwrap()
+    fn admin_caller() -> WebhookManager {
+        WebhookManager::new(admin())
     }
 
     fn dead_delivery() -> Delivery {
@@ -215,6 +273,7 @@ mod tests {
             &store,
             &fixed_clock(),
             Duration::from_secs(15),
+            &PingThrottle::new(Duration::from_secs(10)),
             &admin_caller(),
             Uuid::from_u128(7),
         )

@@ -38,7 +38,7 @@ impl Consumer for WebhookFanOut {
             .flat_map(|event| {
                 webhooks
                     .iter()
-                    .filter(|w| w.wants(&event.event, event.timestamp))
+                    .filter(|w| w.wants(event))
                     .map(|w| NewDelivery {
                         webhook_id: w.id,
                         event_id: event.id,

@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod fan_out;
 pub mod inbound;
 pub mod maintenance;
+pub mod options;
 pub mod ports;
 pub mod queue;
 pub mod subscriptions;

@@ -2,6 +2,7 @@
 //! is a [`Channel`](crate::engine::Channel) of it), and the endpoint rules
 //! that need the network or cryptography.
 
+use libris_domain::webhooks::HttpMethod;
 use uuid::Uuid;
 
 /// One attempt to make: the request a receiver gets, minus what the
@@ -14,8 +15,16 @@ pub struct OutgoingDelivery {
     /// The event id: `webhook-id`, the same on every attempt.
     pub event_id: Uuid,
     pub event: String,
-    /// The JSON body, sent byte for byte as signed.
+    /// The body, rendered from the stored event as the webhook says; sent
+    /// byte for byte as signed.
     pub body: Vec<u8>,
+    pub method: HttpMethod,
+    /// The `Content-Type` the body is sent with.
+    pub content_type: String,
+    /// Why this message cannot be sent (its body would be over the size
+    /// limit): the attempt fails at once, with this reason, and nothing goes
+    /// out.
+    pub unsendable: Option<String>,
 }
 
 /// Rules on endpoints that need the network or the signing scheme. Each
@@ -25,6 +34,9 @@ pub trait EndpointPolicy: Send + Sync {
     /// http/https, a host, and (unless allowed) no private, loopback or
     /// link-local address once resolved. May block on DNS.
     fn check_target(&self, url: &str) -> Result<(), String>;
+    /// A member's target: public `http`/`https` only, whatever the setting
+    /// that allows private addresses says, and never a broker.
+    fn check_member_target(&self, url: &str) -> Result<(), String>;
     /// `whsec_` + base64, or at least 8 characters.
     fn check_secret(&self, secret: &str) -> Result<(), String>;
     /// A fresh `whsec_` secret.

@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use libris_domain::delivery::Outcome;
 use libris_domain::events::{DomainEvent, RecordedEvent};
 use libris_domain::webhooks::{AttemptLog, Delivery, Webhook, WebhookId};
-use serde::Serialize;
 use uuid::Uuid;
 
 use super::ports::OutgoingDelivery;
@@ -33,26 +32,17 @@ impl Default for WebhookQueue {
     }
 }
 
-/// The body every receiver gets, in this field order.
-#[derive(Serialize)]
-struct Body<'a> {
-    id: Uuid,
-    event: &'a str,
-    timestamp: DateTime<Utc>,
-    data: &'a serde_json::Value,
-}
-
-/// A leased delivery as the engine sends it.
+/// A leased delivery as the engine sends it, its body rendered from the
+/// stored event as the webhook's options say.
 pub(crate) fn job(
     delivery: &Delivery,
     webhook: &Webhook,
     event: &RecordedEvent,
 ) -> Job<OutgoingDelivery> {
-    let body = Body {
-        id: event.id,
-        event: &event.event,
-        timestamp: event.timestamp,
-        data: &event.data,
+    let options = &webhook.options;
+    let (body, unsendable) = match options.body(event, webhook) {
+        Ok(body) => (body, None),
+        Err(error) => (Vec::new(), Some(error.to_string())),
     };
     Job {
         id: delivery.id,
@@ -64,7 +54,10 @@ pub(crate) fn job(
             headers: webhook.headers.clone(),
             event_id: event.id,
             event: event.event.clone(),
-            body: serde_json::to_vec(&body).unwrap_or_default(),
+            body,
+            method: options.method,
+            content_type: options.content_type.as_str().to_owned(),
+            unsendable,
         },
     }
 }

@@ -1,18 +1,20 @@
 //! Subscriptions: admins create, read, change, pause and delete them.
 
+use libris_domain::accounts::UserId;
 use libris_domain::events::EventPattern;
 use libris_domain::secret_url::{split_password, with_password, MASK};
 use libris_domain::values::check_printable;
-use libris_domain::webhooks::{Webhook, WebhookId};
+use libris_domain::webhooks::{Webhook, WebhookId, WebhookOptions};
 use libris_domain::{FieldError, ValidationErrors};
 
+use super::options::{merge_options, OptionsInput};
 use super::ports::EndpointPolicy;
-use crate::access::Admin;
+use crate::access::WebhookManager;
 use crate::pagination::{Page, Paged};
-use crate::ports::{Clock, Store, StoreError, StoreExt, WebhookFields};
+use crate::ports::{Clock, Store, StoreError, StoreExt, Tx, WebhookFields};
 
 /// A subscription's fields as the client sent them; `None` is "not given".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct WebhookInput {
     pub url: Option<String>,
     pub events: Option<Vec<String>>,
@@ -20,6 +22,7 @@ pub struct WebhookInput {
     pub is_active: Option<bool>,
     pub headers: Option<Vec<(String, String)>>,
     pub description: Option<String>,
+    pub options: OptionsInput,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,10 @@ pub enum WebhookError {
     NotFound,
     #[error(transparent)]
     Invalid(#[from] ValidationErrors),
+    #[error("a member may hold at most {limit} webhooks")]
+    LimitReached { limit: usize },
+    #[error("one test ping per webhook every 10 seconds; retry in {} s", retry_after.as_secs())]
+    TooManyPings { retry_after: std::time::Duration },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -46,10 +53,11 @@ fn merge(
     policy: &dyn EndpointPolicy,
     input: WebhookInput,
     current: Option<&Webhook>,
+    owner: Option<UserId>,
 ) -> Result<WebhookFields, ValidationErrors> {
     let mut errors = ValidationErrors::default();
     let target = match input.url {
-        Some(url) => given_target(policy, url.trim(), current),
+        Some(url) => given_target(policy, url.trim(), current, owner.is_some()),
         None => required(
             "url",
             current.map(|w| (w.url.clone(), w.url_password.clone())),
@@ -114,13 +122,21 @@ fn merge(
         .is_active
         .or(current.map(|w| w.is_active))
         .unwrap_or(true);
-    match (target, events, secret, headers) {
-        (Some((url, url_password)), Some(events), Some(secret), Some(headers))
+    let defaults = WebhookOptions::default();
+    let options = merge_options(
+        &input.options,
+        current.map_or(&defaults, |w| &w.options),
+        &mut errors,
+    );
+    match (target, events, secret, headers, options) {
+        (Some((url, url_password)), Some(events), Some(secret), Some(headers), Some(options))
             if errors.is_empty() =>
         {
             Ok(WebhookFields {
                 url,
                 url_password,
+                owner,
+                options,
                 events,
                 secret,
                 is_active,
@@ -139,6 +155,7 @@ fn given_target(
     policy: &dyn EndpointPolicy,
     url: &str,
     current: Option<&Webhook>,
+    members: bool,
 ) -> Result<(String, Option<String>), FieldError> {
     let invalid = |message: String| FieldError::new("url", message);
     if url.chars().count() > MAX_URL_CHARS {
@@ -156,9 +173,13 @@ fn given_target(
         ),
         _ => password,
     };
-    policy
-        .check_target(&with_password(&shown, password.as_deref()))
-        .map_err(invalid)?;
+    let full = with_password(&shown, password.as_deref());
+    let checked = if members {
+        policy.check_member_target(&full)
+    } else {
+        policy.check_target(&full)
+    };
+    checked.map_err(invalid)?;
     Ok((shown, password))
 }
 
@@ -191,41 +212,67 @@ fn overlay(given: &WebhookInput, checked: WebhookFields, current: &Webhook) -> W
             checked.description,
             &current.description,
         ),
+        owner: current.owner,
+        options: pick(!given.options.is_empty(), checked.options, &current.options),
     }
 }
 
-/// Creates a subscription. Its URL is checked (DNS included) before the
+/// Creates a subscription; a member's is theirs, and a member holds at most
+/// `member_limit`. Its URL is checked (DNS included) before the
 /// transaction, so a slow resolver holds no database lock.
 pub fn create_webhook(
     store: &dyn Store,
     clock: &dyn Clock,
     policy: &dyn EndpointPolicy,
-    _admin: &Admin,
+    manager: &WebhookManager,
+    member_limit: usize,
     input: WebhookInput,
 ) -> Result<Webhook, WebhookError> {
-    let fields = merge(policy, input, None)?;
+    let owner = manager.owner();
+    let fields = merge(policy, input, None, owner)?;
     let at = clock.now();
-    let webhook = store.write_tx(|tx| tx.subscriptions().insert_webhook(&fields, at))?;
+    let webhook = store.write_tx(|tx| {
+        if let Some(owner) = owner {
+            let held = tx.subscriptions().count_owned_webhooks(owner)?;
+            if usize::try_from(held).unwrap_or(usize::MAX) >= member_limit {
+                return Err(WebhookError::LimitReached {
+                    limit: member_limit,
+                });
+            }
+        }
+        Ok(tx.subscriptions().insert_webhook(&fields, at)?)
+    })?;
     tracing::info!(webhook_id = %webhook.id, url = %webhook.url, "webhook created");
     Ok(webhook)
 }
 
-pub fn get_webhook(
-    store: &dyn Store,
-    _admin: &Admin,
+/// The webhook if `manager` manages it: anyone else's is not found.
+pub(super) fn managed(
+    tx: &mut dyn Tx,
+    manager: &WebhookManager,
     id: WebhookId,
 ) -> Result<Webhook, WebhookError> {
-    store
-        .read_tx(|tx| tx.subscriptions().webhook(id))?
+    tx.subscriptions()
+        .webhook(id)?
+        .filter(|webhook| manager.manages(webhook))
         .ok_or(WebhookError::NotFound)
 }
 
+pub fn get_webhook(
+    store: &dyn Store,
+    manager: &WebhookManager,
+    id: WebhookId,
+) -> Result<Webhook, WebhookError> {
+    store.read_tx(|tx| managed(tx, manager, id))
+}
+
+/// An admin's list holds every webhook; a member's, their own.
 pub fn list_webhooks(
     store: &dyn Store,
-    _admin: &Admin,
+    manager: &WebhookManager,
     page: Page,
 ) -> Result<Paged<Webhook>, StoreError> {
-    store.read_tx(|tx| tx.subscriptions().list_webhooks(page))
+    store.read_tx(|tx| tx.subscriptions().list_webhooks(manager.owner(), page))
 }
 
 /// Changes a subscription. `full` (PUT) needs `url` and `events`; PATCH
@@ -234,7 +281,7 @@ pub fn update_webhook(
     store: &dyn Store,
     clock: &dyn Clock,
     policy: &dyn EndpointPolicy,
-    _admin: &Admin,
+    manager: &WebhookManager,
     id: WebhookId,
     input: WebhookInput,
     full: bool,
@@ -248,16 +295,11 @@ pub fn update_webhook(
     // Checked outside the write (the URL check may wait on DNS), then laid
     // over the subscription as it is inside the write, so that a concurrent
     // change of another field is kept.
-    let current = store
-        .read_tx(|tx| tx.subscriptions().webhook(id))?
-        .ok_or(WebhookError::NotFound)?;
-    let checked = merge(policy, input.clone(), Some(&current))?;
+    let current = store.read_tx(|tx| managed(tx, manager, id))?;
+    let checked = merge(policy, input.clone(), Some(&current), current.owner)?;
     let at = clock.now();
     store.write_tx(|tx| {
-        let current = tx
-            .subscriptions()
-            .webhook(id)?
-            .ok_or(WebhookError::NotFound)?;
+        let current = managed(tx, manager, id)?;
         let reactivated = input.is_active == Some(true) && !current.is_active;
         let fields = overlay(&input, checked.clone(), &current);
         let mut webhook = tx.subscriptions().update_webhook(id, &fields, at)?;
@@ -273,13 +315,11 @@ pub fn update_webhook(
 
 pub fn delete_webhook(
     store: &dyn Store,
-    _admin: &Admin,
+    manager: &WebhookManager,
     id: WebhookId,
 ) -> Result<(), WebhookError> {
     store.write_tx(|tx| {
-        tx.subscriptions()
-            .webhook(id)?
-            .ok_or(WebhookError::NotFound)?;
+        managed(tx, manager, id)?;
         Ok::<_, WebhookError>(tx.subscriptions().delete_webhook(id)?)
     })?;
     tracing::info!(webhook_id = %id, "webhook deleted");
@@ -290,23 +330,20 @@ pub fn delete_webhook(
 pub fn set_active(
     store: &dyn Store,
     clock: &dyn Clock,
-    admin: &Admin,
+    manager: &WebhookManager,
     id: WebhookId,
     active: bool,
 ) -> Result<Webhook, WebhookError> {
     let at = clock.now();
     store.write_tx(|tx| {
-        let mut webhook = tx
-            .subscriptions()
-            .webhook(id)?
-            .ok_or(WebhookError::NotFound)?;
+        let mut webhook = managed(tx, manager, id)?;
         webhook.is_active = active;
         if active {
             webhook.failure_count = 0;
             webhook.failing_since = None;
             webhook.disabled_reason = None;
         } else {
-            webhook.disabled_reason = Some(format!("deactivated by {}", admin.caller().username));
+            webhook.disabled_reason = Some(format!("deactivated by {}", manager.caller().username));
         }
         tx.subscriptions().save_webhook_state(&webhook, at)?;
         Ok(webhook)
@@ -322,8 +359,8 @@ mod tests {
     use crate::testing::{admin, at, fixed_clock, webhook, MockStore};
     use crate::webhooks::ports::MockEndpointPolicy;
 
-    fn admin_caller() -> Admin {
-        Admin::check(admin()).unwrap()
+    fn admin_caller() -> WebhookManager {
+        WebhookManager::new(admin())
     }
 
     fn permissive() -> MockEndpointPolicy {
@@ -380,6 +417,7 @@ mod tests {
                     ..WebhookInput::default()
                 },
                 Some(&stored),
+                None,
             )
         };
         let kept = fields("amqp://libris:***@rabbit.example/prod").unwrap();
@@ -394,6 +432,7 @@ mod tests {
         let new = merge(
             &permissive(),
             input("amqp://libris:***@rabbit.example/", &["*"]),
+            None,
             None,
         )
         .unwrap_err();
@@ -418,9 +457,82 @@ mod tests {
             &policy,
             input("amqp://libris:p4ss@rabbit.example/", &["*"]),
             None,
+            None,
         )
         .unwrap();
         assert_eq!(fields.url, "amqp://libris:***@rabbit.example/");
+    }
+
+    fn member_caller() -> WebhookManager {
+        WebhookManager::new(crate::testing::member())
+    }
+
+    #[test]
+    fn a_members_webhook_is_theirs_checked_as_a_members_and_bounded_in_number() {
+        let mut policy = permissive();
+        policy
+            .expect_check_member_target()
+            .times(3)
+            .returning(|url| {
+                if url.starts_with("amqp://") {
+                    Err("a member's webhook must be an http or https URL".into())
+                } else {
+                    Ok(())
+                }
+            });
+        let mut tx = MockTx::new();
+        tx.subscriptions
+            .expect_count_owned_webhooks()
+            .returning(|_| Ok(1));
+        tx.subscriptions
+            .expect_insert_webhook()
+            .withf(|f, _| f.owner == Some(crate::testing::member().id))
+            .times(1)
+            .returning(|f, _| {
+                Ok(Webhook {
+                    owner: f.owner,
+                    ..webhook(&f.url, f.events.clone())
+                })
+            });
+        let store = MockStore::new(tx);
+        let create = |limit, url: &str| {
+            create_webhook(
+                &store,
+                &fixed_clock(),
+                &policy,
+                &member_caller(),
+                limit,
+                input(url, &["*"]),
+            )
+        };
+        let created = create(2, "https://93.184.216.34/hook").unwrap();
+        assert_eq!(created.owner, Some(crate::testing::member().id));
+        assert!(matches!(
+            create(2, "amqp://guest:guest@rabbit.example/"),
+            Err(WebhookError::Invalid(_))
+        ));
+        assert!(matches!(
+            create(1, "https://93.184.216.34/hook"),
+            Err(WebhookError::LimitReached { limit: 1 })
+        ));
+    }
+
+    #[test]
+    fn a_member_finds_no_webhook_but_their_own() {
+        let mut tx = MockTx::new();
+        tx.subscriptions.expect_webhook().returning(|id| {
+            let mut hook = webhook("https://a.example/", vec![EventPattern::Everything]);
+            hook.id = id;
+            hook.owner = (id == uuid::Uuid::from_u128(1)).then(|| crate::testing::member().id);
+            Ok(Some(hook))
+        });
+        let store = MockStore::new(tx);
+        assert!(get_webhook(&store, &member_caller(), uuid::Uuid::from_u128(1)).is_ok());
+        assert!(matches!(
+            get_webhook(&store, &member_caller(), uuid::Uuid::from_u128(2)),
+            Err(WebhookError::NotFound)
+        ));
+        assert!(get_webhook(&store, &admin_caller(), uuid::Uuid::from_u128(2)).is_ok());
     }
 
     #[test]
@@ -437,6 +549,7 @@ mod tests {
             &fixed_clock(),
             &permissive(),
             &admin_caller(),
+            10,
             input("https://a.example/hook", &["book.created", "author.*"]),
         );
         assert_eq!(created.unwrap().url, "https://a.example/hook");
@@ -459,6 +572,7 @@ mod tests {
             &fixed_clock(),
             &permissive(),
             &admin_caller(),
+            10,
             with_secret,
         )
         .unwrap();
@@ -476,10 +590,16 @@ mod tests {
             headers: Some(vec![("Content-Type".into(), "text/plain".into())]),
             description: Some("d".repeat(501)),
             is_active: None,
+            options: OptionsInput::default(),
         };
-        let Err(WebhookError::Invalid(errors)) =
-            create_webhook(&store, &fixed_clock(), &permissive(), &admin_caller(), bad)
-        else {
+        let Err(WebhookError::Invalid(errors)) = create_webhook(
+            &store,
+            &fixed_clock(),
+            &permissive(),
+            &admin_caller(),
+            10,
+            bad,
+        ) else {
             panic!("expected a validation error")
         };
         let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
@@ -497,9 +617,14 @@ mod tests {
             description: Some("bell\u{7}".into()),
             ..input("https://a.example/\u{0}", &["*"])
         };
-        let Err(WebhookError::Invalid(errors)) =
-            create_webhook(&store, &fixed_clock(), &permissive(), &admin_caller(), bad)
-        else {
+        let Err(WebhookError::Invalid(errors)) = create_webhook(
+            &store,
+            &fixed_clock(),
+            &permissive(),
+            &admin_caller(),
+            10,
+            bad,
+        ) else {
             panic!("expected a validation error")
         };
         let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
@@ -514,6 +639,7 @@ mod tests {
             &fixed_clock(),
             &permissive(),
             &admin_caller(),
+            10,
             WebhookInput::default(),
         ) else {
             panic!("expected a validation error")
@@ -535,6 +661,7 @@ mod tests {
             &fixed_clock(),
             &permissive(),
             &admin_caller(),
+            10,
             input("https://a.example/", &[]),
         );
         assert!(matches!(empty, Err(WebhookError::Invalid(e)) if e.0[0].field == "events"));

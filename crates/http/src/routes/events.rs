@@ -1,7 +1,7 @@
 //! `/api/events/`: the event log, and custom events posted by admins.
 
 use actix_web::{web, HttpResponse};
-use libris_application::event_log;
+use libris_application::event_log::{self, CustomEvent};
 use libris_domain::events::CustomEventName;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -65,6 +65,8 @@ struct CustomEventBody {
     event: String,
     #[serde(default = "empty_object")]
     data: serde_json::Value,
+    /// The member the event is about: their own webhooks receive it.
+    user_id: Option<i64>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -85,8 +87,8 @@ fn empty_object() -> serde_json::Value {
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 413, description = "The body is over 68 KiB", body = ErrorBody),
-        (status = 422, description = "Invalid or reserved name, or `data` not an object of at \
-            most 64 KiB as JSON", body = ErrorBody),
+        (status = 422, description = "Invalid or reserved name, `data` not an object of at \
+            most 64 KiB as JSON, or `user_id` names no user", body = ErrorBody),
     )
 )]
 async fn publish(
@@ -96,7 +98,12 @@ async fn publish(
 ) -> Result<HttpResponse, ApiError> {
     let name = CustomEventName::parse(&body.event)?;
     let event = blocking(move || {
-        event_log::publish_custom_event(&*state.store, &*state.clock, &admin, name, body.data)
+        let custom = CustomEvent {
+            name,
+            data: body.data,
+            about: body.user_id,
+        };
+        event_log::publish_custom_event(&*state.store, &*state.clock, &admin, custom)
     })
     .await?;
     tracing::info!(event_id = %event.id, event = %event.event, "custom event recorded");

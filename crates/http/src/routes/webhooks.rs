@@ -1,10 +1,12 @@
-//! `/api/webhooks/`: subscriptions, their deliveries and attempt log, for
-//! admins. Fixed paths are registered before `{id}` paths.
+//! `/api/webhooks/`: subscriptions, their deliveries and attempt log. Admins
+//! manage every webhook, members their own (anyone else's is 404). Fixed
+//! paths are registered before `{id}` paths.
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use libris_application::ports::{AttemptLogFilter, DeliveryFilter};
 use libris_application::webhooks::delivery;
+use libris_application::webhooks::options::OptionsInput;
 use libris_application::webhooks::subscriptions::{self, WebhookInput};
 use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryStatus, Webhook};
 use serde::{Deserialize, Serialize};
@@ -13,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::errors::ApiError;
-use crate::extract::{blocking, AdminCaller, FullUpdate, JsonBody, Pagination};
+use crate::extract::{blocking, FullUpdate, JsonBody, Manager, Pagination};
 use crate::openapi::{self, ErrorBody, Listed, PageParams};
 use crate::state::AppState;
 
@@ -58,6 +60,19 @@ struct WebhookResponse {
     updated_at: DateTime<Utc>,
     failure_count: i64,
     disabled_reason: Option<String>,
+    /// `POST`, `PUT` or `PATCH`.
+    #[schema(example = "POST")]
+    method: &'static str,
+    content_type: String,
+    /// `libris`, `rest_hooks` or `template`.
+    #[schema(example = "libris")]
+    payload_format: &'static str,
+    payload_template: Option<String>,
+    /// Equality conditions on event paths; `null`: every matching event.
+    #[schema(value_type = Option<Object>)]
+    filter: Option<Value>,
+    /// The member who owns this webhook; `null` for an admin's.
+    owner: Option<i64>,
 }
 
 /// Keeps the last four characters, enough to tell secrets apart.
@@ -95,6 +110,16 @@ impl WebhookResponse {
             updated_at: webhook.updated_at,
             failure_count: webhook.failure_count,
             disabled_reason: webhook.disabled_reason,
+            method: webhook.options.method.as_str(),
+            content_type: webhook.options.content_type.as_str().to_owned(),
+            payload_format: webhook.options.payload_format.as_str(),
+            payload_template: webhook
+                .options
+                .payload_template
+                .as_ref()
+                .map(|t| t.as_str().to_owned()),
+            filter: (!webhook.options.filter.is_empty()).then(|| webhook.options.filter.to_json()),
+            owner: webhook.owner,
         }
     }
 }
@@ -111,6 +136,21 @@ struct WebhookBody {
     is_active: Option<bool>,
     headers: Option<std::collections::BTreeMap<String, String>>,
     description: Option<String>,
+    /// `POST` (the default), `PUT` or `PATCH`.
+    method: Option<String>,
+    /// The request's `Content-Type` (default `application/json`).
+    content_type: Option<String>,
+    /// `libris` (the default), `rest_hooks` or `template`.
+    payload_format: Option<String>,
+    /// With `payload_format: "template"`: the body, with `{{...}}`
+    /// placeholders over the event; `null` removes it.
+    #[serde(default, deserialize_with = "super::nullable")]
+    payload_template: Option<Option<String>>,
+    /// Equality conditions on event paths, all of which must hold, e.g.
+    /// `{"data.author_id": 3}`; `null` removes them.
+    #[serde(default, deserialize_with = "super::nullable")]
+    #[schema(value_type = Option<Object>)]
+    filter: Option<Option<Value>>,
 }
 
 impl From<WebhookBody> for WebhookInput {
@@ -122,6 +162,13 @@ impl From<WebhookBody> for WebhookInput {
             is_active: body.is_active,
             headers: body.headers.map(|h| h.into_iter().collect()),
             description: body.description,
+            options: OptionsInput {
+                method: body.method,
+                content_type: body.content_type,
+                payload_format: body.payload_format,
+                payload_template: body.payload_template,
+                filter: body.filter.map(|f| f.unwrap_or(Value::Null)),
+            },
         }
     }
 }
@@ -138,16 +185,15 @@ impl From<WebhookBody> for WebhookInput {
         (status = 200, description = "A page of webhooks", body = Listed<WebhookResponse>),
         (status = 400, description = "Invalid query", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
     )
 )]
 async fn list(
     state: web::Data<AppState>,
-    AdminCaller(admin): AdminCaller,
+    Manager(manager): Manager,
     Pagination(page): Pagination,
 ) -> Result<HttpResponse, ApiError> {
     let webhooks =
-        blocking(move || subscriptions::list_webhooks(&*state.store, &admin, page)).await?;
+        blocking(move || subscriptions::list_webhooks(&*state.store, &manager, page)).await?;
     Ok(HttpResponse::Ok().json(webhooks.map(|w| WebhookResponse::new(w, false))))
 }
 
@@ -163,13 +209,13 @@ async fn list(
         (status = 201, description = "The new webhook", body = WebhookResponse),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "The member holds as many webhooks as they may", body = ErrorBody),
         (status = 422, description = "Invalid fields", body = ErrorBody),
     )
 )]
 async fn create(
     state: web::Data<AppState>,
-    AdminCaller(admin): AdminCaller,
+    Manager(manager): Manager,
     JsonBody(body): JsonBody<WebhookBody>,
 ) -> Result<HttpResponse, ApiError> {
     let input = WebhookInput::from(body);
@@ -178,7 +224,8 @@ async fn create(
             &*state.store,
             &*state.clock,
             &*state.endpoints,
-            &admin,
+            &manager,
+            state.member_webhook_limit,
             input,
         )
     })
@@ -196,17 +243,16 @@ async fn create(
     responses(
         (status = 200, description = "The webhook", body = WebhookResponse),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such webhook", body = ErrorBody),
     )
 )]
 async fn get(
     state: web::Data<AppState>,
-    AdminCaller(admin): AdminCaller,
+    Manager(manager): Manager,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let webhook = blocking(move || subscriptions::get_webhook(&*state.store, &admin, id)).await?;
+    let webhook = blocking(move || subscriptions::get_webhook(&*state.store, &manager, id)).await?;
     Ok(HttpResponse::Ok().json(WebhookResponse::new(webhook, false)))
 }
 
@@ -220,17 +266,16 @@ async fn get(
     responses(
         (status = 200, description = "The secret", body = SecretResponse),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such webhook", body = ErrorBody),
     )
 )]
 async fn secret(
     state: web::Data<AppState>,
-    AdminCaller(admin): AdminCaller,
+    Manager(manager): Manager,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let webhook = blocking(move || subscriptions::get_webhook(&*state.store, &admin, id)).await?;
+    let webhook = blocking(move || subscriptions::get_webhook(&*state.store, &manager, id)).await?;
     Ok(HttpResponse::Ok().json(SecretResponse {
         id: webhook.id,
         secret: webhook.secret,
@@ -255,14 +300,13 @@ struct SecretResponse {
         (status = 200, description = "The updated webhook", body = WebhookResponse),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such webhook", body = ErrorBody),
         (status = 422, description = "Invalid fields", body = ErrorBody),
     )
 )]
 async fn update(
     state: web::Data<AppState>,
-    admin: AdminCaller,
+    manager: Manager,
     FullUpdate(full): FullUpdate,
     id: web::Path<Uuid>,
     JsonBody(body): JsonBody<WebhookBody>,
@@ -274,7 +318,7 @@ async fn update(
             &*state.store,
             &*state.clock,
             &*state.endpoints,
-            &admin.0,
+            &manager.0,
             id,
             input,
             full,
@@ -294,28 +338,27 @@ async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such webhook", body = ErrorBody),
     )
 )]
 async fn delete(
     state: web::Data<AppState>,
-    AdminCaller(admin): AdminCaller,
+    Manager(manager): Manager,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    blocking(move || subscriptions::delete_webhook(&*state.store, &admin, id)).await?;
+    blocking(move || subscriptions::delete_webhook(&*state.store, &manager, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn set_active(
     state: web::Data<AppState>,
-    admin: AdminCaller,
+    manager: Manager,
     id: Uuid,
     active: bool,
 ) -> Result<HttpResponse, ApiError> {
     let webhook = blocking(move || {
-        subscriptions::set_active(&*state.store, &*state.clock, &admin.0, id, active)
+        subscriptions::set_active(&*state.store, &*state.clock, &manager.0, id, active)
     })
     .await?;
     tracing::info!(webhook_id = %webhook.id, active, "webhook activity changed");
@@ -332,16 +375,15 @@ async fn set_active(
     responses(
         (status = 200, description = "The webhook", body = WebhookResponse),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such webhook", body = ErrorBody),
     )
 )]
 async fn activate(
     state: web::Data<AppState>,
-    admin: AdminCaller,
+    manager: Manager,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    set_active(state, admin, id.into_inner(), true).await
+    set_active(state, manager, id.into_inner(), true).await
 }
 
 /// Turns deliveries to this webhook off.
@@ -354,16 +396,15 @@ async fn activate(
     responses(
         (status = 200, description = "The webhook", body = WebhookResponse),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such webhook", body = ErrorBody),
     )
 )]
 async fn deactivate(
     state: web::Data<AppState>,
-    admin: AdminCaller,
+    manager: Manager,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    set_active(state, admin, id.into_inner(), false).await
+    set_active(state, manager, id.into_inner(), false).await
 }
 
 /// One attempt, as the log lists it. `payload` is the JSON body sent.
@@ -415,13 +456,13 @@ impl From<AttemptLog> for AttemptResponse {
     responses(
         (status = 200, description = "The attempt, whatever its outcome (see `success`)", body = AttemptResponse),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such webhook", body = ErrorBody),
+        (status = 429, description = "A member's second ping of this webhook within 10 seconds", body = ErrorBody),
     )
 )]
 async fn test(
     state: web::Data<AppState>,
-    AdminCaller(admin): AdminCaller,
+    Manager(manager): Manager,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
@@ -431,7 +472,8 @@ async fn test(
             &*prepared.store,
             &*prepared.clock,
             prepared.webhooks.settings().lease,
-            &admin,
+            &prepared.pings,
+            &manager,
             id,
         )
     })
@@ -471,23 +513,25 @@ struct LogQuery {
         (status = 200, description = "A page of attempts", body = Listed<AttemptResponse>),
         (status = 400, description = "Invalid query", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
     )
 )]
 async fn logs(
     state: web::Data<AppState>,
-    AdminCaller(admin): AdminCaller,
+    Manager(manager): Manager,
     query: web::Query<LogQuery>,
     Pagination(page): Pagination,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let filter = AttemptLogFilter {
+        // The manager's scope is set by the use case.
+        owner: None,
         webhook_id: q.webhook,
         success: q.success,
         event: q.event,
     };
     let logs =
-        blocking(move || delivery::list_attempt_logs(&*state.store, &admin, &filter, page)).await?;
+        blocking(move || delivery::list_attempt_logs(&*state.store, &manager, &filter, page))
+            .await?;
     Ok(HttpResponse::Ok().json(logs.map(AttemptResponse::from)))
 }
 
@@ -543,12 +587,11 @@ struct DeliveryQuery {
         (status = 200, description = "A page of deliveries", body = Listed<DeliveryResponse>),
         (status = 400, description = "Invalid query", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
     )
 )]
 async fn deliveries(
     state: web::Data<AppState>,
-    AdminCaller(admin): AdminCaller,
+    Manager(manager): Manager,
     query: web::Query<DeliveryQuery>,
     Pagination(page): Pagination,
 ) -> Result<HttpResponse, ApiError> {
@@ -560,12 +603,14 @@ async fn deliveries(
         })?),
     };
     let filter = DeliveryFilter {
+        // The manager's scope is set by the use case.
+        owner: None,
         webhook_id: q.webhook,
         status,
         event: q.event,
     };
     let deliveries =
-        blocking(move || delivery::list_deliveries(&*state.store, &admin, &filter, page)).await?;
+        blocking(move || delivery::list_deliveries(&*state.store, &manager, &filter, page)).await?;
     Ok(HttpResponse::Ok().json(deliveries.map(DeliveryResponse::from)))
 }
 
@@ -579,17 +624,16 @@ async fn deliveries(
     responses(
         (status = 200, description = "The queued delivery", body = DeliveryResponse),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such delivery", body = ErrorBody),
     )
 )]
 async fn redeliver(
     state: web::Data<AppState>,
-    AdminCaller(admin): AdminCaller,
+    Manager(manager): Manager,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let queued =
-        blocking(move || delivery::redeliver(&*state.store, &*state.clock, &admin, id)).await?;
+        blocking(move || delivery::redeliver(&*state.store, &*state.clock, &manager, id)).await?;
     Ok(HttpResponse::Ok().json(DeliveryResponse::from(queued)))
 }
