@@ -678,6 +678,15 @@ pub trait Notifications {
         progress: &Progress,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// Deletes notifications that are no longer pending (sent, failed, dead)
+    /// and were made before `before`; answers how many.
+    fn prune_notifications(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError>;
+    /// How many pending notifications are due at `now`, and the earliest
+    /// due time among them (reminders waiting for their day do not count).
+    fn due_backlog(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, Option<DateTime<Utc>>), StoreError>;
     /// Newest first.
     fn list_notifications(
         &mut self,

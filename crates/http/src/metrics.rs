@@ -128,13 +128,17 @@ impl Metrics {
     }
 
     fn set_queue(&self, health: &QueueHealth) {
-        let webhook = vec![("channel", "webhook".to_owned())];
-        self.queue_depth.get_or_create(&webhook).set(health.pending);
-        self.oldest_pending_seconds.get_or_create(&webhook).set(
-            health
-                .oldest_pending_age
-                .map_or(0.0, |age| age.as_secs_f64()),
-        );
+        for backlog in &health.backlogs {
+            let channel = vec![("channel", backlog.channel.to_owned())];
+            self.queue_depth
+                .get_or_create(&channel)
+                .set(backlog.pending);
+            self.oldest_pending_seconds.get_or_create(&channel).set(
+                backlog
+                    .oldest_pending_age
+                    .map_or(0.0, |age| age.as_secs_f64()),
+            );
+        }
         // Endpoints that healed or were deleted drop out of the export.
         self.failure_streak.clear();
         for (id, streak) in &health.failing {

@@ -60,8 +60,8 @@ pub async fn run(database: &DatabaseArgs, command: &DeliveriesCommand) -> anyhow
             let age = *older_than;
             let pruned = blocking(move || maintenance::prune(&*store, &*clock, age)).await?;
             println!(
-                "pruned {} deliveries and {} attempt logs",
-                pruned.deliveries, pruned.attempts
+                "pruned {} deliveries, {} attempt logs and {} notifications",
+                pruned.deliveries, pruned.attempts, pruned.notifications
             );
             Ok(ExitCode::SUCCESS)
         }

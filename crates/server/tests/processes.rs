@@ -183,7 +183,7 @@ async fn the_deliveries_commands_monitor_send_and_prune() {
     assert!(
         prune
             .stdout()
-            .contains("pruned 3 deliveries and 3 attempt logs"),
+            .contains("pruned 3 deliveries, 3 attempt logs and 0 notifications"),
         "{}",
         prune.stdout()
     );

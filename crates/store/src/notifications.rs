@@ -298,6 +298,35 @@ fn filtered_notifications(filter: &NotificationFilter) -> notifications::BoxedQu
     query
 }
 
+pub(crate) fn prune_notifications(
+    conn: &mut AnyConnection,
+    before: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    diesel::delete(
+        notifications::table
+            .filter(notifications::status.ne(pending()))
+            .filter(notifications::created_at.lt(naive(before))),
+    )
+    .execute(conn)
+    .store()
+}
+
+pub(crate) fn due_backlog(
+    conn: &mut AnyConnection,
+    now: DateTime<Utc>,
+) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+    let (count, earliest): (i64, Option<NaiveDateTime>) = notifications::table
+        .filter(notifications::status.eq(pending()))
+        .filter(notifications::next_attempt_at.le(naive(now)))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(notifications::next_attempt_at),
+        ))
+        .first(conn)
+        .store()?;
+    Ok((count, earliest.map(utc)))
+}
+
 pub(crate) fn list_notifications(
     conn: &mut AnyConnection,
     filter: &NotificationFilter,

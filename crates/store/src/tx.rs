@@ -552,6 +552,17 @@ impl Notifications for DieselTx<'_> {
         crate::notifications::save_notification(self.conn, id, progress, at)
     }
 
+    fn prune_notifications(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        crate::notifications::prune_notifications(self.conn, before)
+    }
+
+    fn due_backlog(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+        crate::notifications::due_backlog(self.conn, now)
+    }
+
     fn list_notifications(
         &mut self,
         filter: &libris_application::ports::NotificationFilter,

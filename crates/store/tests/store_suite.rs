@@ -1179,6 +1179,7 @@ mod notification_queue {
         notifications_list_newest_first_by_status_and_channel,
         concurrent_claims_never_share_a_notification,
         admins_and_subscribed_members_have_notification_addresses,
+        the_backlog_counts_due_emails_and_pruning_keeps_pending_ones,
     );
 
     fn message(to: &str) -> Message {
@@ -1300,6 +1301,40 @@ mod notification_queue {
         let listed = all(store);
         assert_eq!(listed.count, 3);
         assert!(listed.results.iter().all(|n| n.event_id.is_none()));
+    }
+
+    fn the_backlog_counts_due_emails_and_pruning_keeps_pending_ones(store: &DieselStore) {
+        let reminder = about_loan(7, NotificationKind::LoanReminder, "ann@example.com", 60);
+        queue(
+            store,
+            &[
+                reminder,
+                about_event(Uuid::new_v4(), "root@example.com", 0),
+                about_event(Uuid::new_v4(), "ops@example.com", 5),
+            ],
+        );
+        let backlog = |now| {
+            store
+                .read_tx(|tx| tx.notifications().due_backlog(at(now)))
+                .unwrap()
+        };
+        assert_eq!(backlog(10), (2, Some(at(0))), "the reminder is not due yet");
+        assert_eq!(backlog(100), (3, Some(at(0))));
+
+        let sent = lease_due(store, 10, 1, &[]).remove(0);
+        let done = Progress {
+            status: DeliveryStatus::Delivered,
+            attempts: 1,
+            ..sent.progress.clone()
+        };
+        store
+            .write_tx(|tx| tx.notifications().save_notification(sent.id, &done, at(11)))
+            .unwrap();
+        let pruned = store
+            .write_tx(|tx| tx.notifications().prune_notifications(at(1000)))
+            .unwrap();
+        assert_eq!(pruned, 1, "only the sent one goes");
+        assert_eq!(backlog(100).0, 2, "pending ones stay whatever their age");
     }
 
     fn a_notification_is_due_then_leased_then_saved_as_sent_or_retried(store: &DieselStore) {

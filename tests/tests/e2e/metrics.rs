@@ -82,6 +82,8 @@ async fn requests_attempts_queue_and_failing_endpoints_are_counted() {
     assert!(sample(&text, retries).is_some_and(|n| n >= 2.0), "{text}");
     let depth = r#"libris_delivery_queue_depth{channel="webhook"}"#;
     assert_eq!(sample(&text, depth), Some(1.0), "{text}");
+    let emails = r#"libris_delivery_queue_depth{channel="email"}"#;
+    assert_eq!(sample(&text, emails), Some(0.0), "no email is due: {text}");
     let oldest = r#"libris_delivery_oldest_pending_age_seconds{channel="webhook"}"#;
     assert!(
         sample(&text, oldest).is_some_and(|age| age >= 0.0),

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use libris_domain::webhooks::{DeliveryId, DeliveryStatus, WebhookId};
 
+use super::CHANNEL;
+use crate::notifications::CHANNEL as EMAIL;
 use crate::ports::{Clock, Store, StoreError, StoreExt};
 
 /// Which deliveries to make due now.
@@ -62,28 +64,50 @@ pub fn count_recent(
     store.read_tx(|tx| tx.deliveries().count_deliveries_since(status, since))
 }
 
-/// The delivery queue as a monitor sees it.
+/// One channel's backlog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backlog {
+    pub channel: &'static str,
+    /// Messages pending: due, or waiting for a retry.
+    pub pending: i64,
+    /// How long the oldest has waited: since it was made (a delivery), or
+    /// since it came due (an email; a reminder is not late before its day).
+    pub oldest_pending_age: Option<Duration>,
+}
+
+/// The queues as a monitor sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueHealth {
-    /// Deliveries pending: due, or waiting for a retry.
-    pub pending: i64,
-    /// How long the oldest pending delivery has waited since it was made.
-    pub oldest_pending_age: Option<Duration>,
+    pub backlogs: Vec<Backlog>,
     /// Endpoints whose last attempts failed, with how many in a row.
     pub failing: Vec<(WebhookId, i64)>,
 }
 
 pub fn queue_health(store: &dyn Store, clock: &dyn Clock) -> Result<QueueHealth, StoreError> {
     let now = clock.now();
-    let ((pending, oldest), failing) = store.read_tx(|tx| {
+    let age = |since: Option<chrono::DateTime<chrono::Utc>>| {
+        since.map(|at| (now - at).to_std().unwrap_or_default())
+    };
+    let (deliveries, emails, failing) = store.read_tx(|tx| {
         Ok((
             tx.deliveries().pending_deliveries()?,
+            tx.notifications().due_backlog(now)?,
             tx.deliveries().failing_webhooks()?,
         ))
     })?;
     Ok(QueueHealth {
-        pending,
-        oldest_pending_age: oldest.map(|at| (now - at).to_std().unwrap_or_default()),
+        backlogs: vec![
+            Backlog {
+                channel: CHANNEL,
+                pending: deliveries.0,
+                oldest_pending_age: age(deliveries.1),
+            },
+            Backlog {
+                channel: EMAIL,
+                pending: emails.0,
+                oldest_pending_age: age(emails.1),
+            },
+        ],
         failing,
     })
 }
@@ -92,15 +116,26 @@ pub fn queue_health(store: &dyn Store, clock: &dyn Clock) -> Result<QueueHealth,
 pub struct Pruned {
     pub deliveries: usize,
     pub attempts: usize,
+    pub notifications: usize,
 }
 
-/// Deletes finished deliveries and attempt logs older than `age`. Pending
-/// deliveries are kept whatever their age: they are still owed.
+/// Deletes finished deliveries, attempt logs and notifications older than
+/// `age`. Pending ones are kept whatever their age: they are still owed.
 pub fn prune(store: &dyn Store, clock: &dyn Clock, age: Duration) -> Result<Pruned, StoreError> {
     let before = clock.now() - age;
-    let (deliveries, attempts) = store.write_tx(|tx| tx.deliveries().prune_deliveries(before))?;
-    tracing::info!(deliveries, attempts, "delivery history pruned");
+    let (deliveries, attempts, notifications) = store.write_tx(|tx| {
+        let (deliveries, attempts) = tx.deliveries().prune_deliveries(before)?;
+        let notifications = tx.notifications().prune_notifications(before)?;
+        Ok::<_, StoreError>((deliveries, attempts, notifications))
+    })?;
+    tracing::info!(
+        deliveries,
+        attempts,
+        notifications,
+        "delivery history pruned"
+    );
     Ok(Pruned {
+        notifications,
         deliveries,
         attempts,
     })
@@ -180,13 +215,27 @@ mod tests {
         tx.deliveries
             .expect_failing_webhooks()
             .returning(|| Ok(vec![(Uuid::from_u128(7), 4)]));
+        tx.notifications
+            .expect_due_backlog()
+            .withf(|now| *now == at(0))
+            .returning(|_| Ok((2, Some(at(-30)))));
         let store = MockStore::new(tx);
         let health = queue_health(&store, &fixed_clock()).unwrap();
         assert_eq!(
             health,
             QueueHealth {
-                pending: 3,
-                oldest_pending_age: Some(Duration::from_secs(90)),
+                backlogs: vec![
+                    Backlog {
+                        channel: "webhook",
+                        pending: 3,
+                        oldest_pending_age: Some(Duration::from_secs(90)),
+                    },
+                    Backlog {
+                        channel: "email",
+                        pending: 2,
+                        oldest_pending_age: Some(Duration::from_secs(30)),
+                    },
+                ],
                 failing: vec![(Uuid::from_u128(7), 4)],
             }
         );
@@ -203,6 +252,10 @@ mod tests {
             .expect_prune_deliveries()
             .with(eq(at(-30 * 86_400)))
             .returning(|_| Ok((5, 9)));
+        tx.notifications
+            .expect_prune_notifications()
+            .with(eq(at(-30 * 86_400)))
+            .returning(|_| Ok(4));
         let store = MockStore::new(tx);
         let failed = count_recent(
             &store,
@@ -217,7 +270,8 @@ mod tests {
             pruned,
             Pruned {
                 deliveries: 5,
-                attempts: 9
+                attempts: 9,
+                notifications: 4
             }
         );
     }
