@@ -38,7 +38,7 @@ use libris_application::webhooks::OutgoingDelivery;
 
 pub use amqp::AmqpChannel;
 pub use nats::NatsChannel;
-pub use target::{check_broker_url, is_broker_url, mask_password};
+pub use target::{check_broker_url, is_broker_url};
 
 use message::Reporter;
 use target::Target;

@@ -143,6 +143,7 @@ mod tests {
             method: libris_domain::webhooks::HttpMethod::Post,
             content_type: "application/json".to_owned(),
             unsendable: None,
+            public_only: false,
             url: "amqp://h".to_owned(),
             secret: secret.to_owned(),
             headers: vec![("X-Tenant".to_owned(), "42".to_owned())],

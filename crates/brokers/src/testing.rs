@@ -64,6 +64,7 @@ pub fn delivery(url: &str, event: &str) -> OutgoingDelivery {
         method: libris_domain::webhooks::HttpMethod::Post,
         content_type: "application/json".to_owned(),
         unsendable: None,
+        public_only: false,
         url: url.to_owned(),
         secret: SECRET.to_owned(),
         headers: vec![

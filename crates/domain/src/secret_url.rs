@@ -19,6 +19,25 @@ fn password_parts(url: &str) -> Option<(String, &str, String)> {
     ))
 }
 
+/// Whether two URLs would present their password to the same party: the
+/// same scheme, user and host (with port). A masked URL keeps the stored
+/// password only then, so nobody can send it to a host of their choosing.
+pub fn same_credentials_scope(a: &str, b: &str) -> bool {
+    let scope = |url: &str| {
+        let (scheme, rest) = url.split_once("://")?;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, _) = rest.split_at(end);
+        let (userinfo, host) = authority.rsplit_once('@')?;
+        let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+        Some((
+            scheme.to_ascii_lowercase(),
+            user.to_owned(),
+            host.to_ascii_lowercase(),
+        ))
+    };
+    matches!((scope(a), scope(b)), (Some(a), Some(b)) if a == b)
+}
+
 /// The URL with its password masked, and the password (as written, still
 /// percent-encoded); a URL without one is answered as it is.
 pub fn split_password(url: &str) -> (String, Option<String>) {
@@ -53,6 +72,24 @@ mod tests {
         );
         assert_eq!(password.as_deref(), Some("s3cr%40t"));
         assert_eq!(with_password(&shown, password.as_deref()), raw);
+    }
+
+    #[test]
+    fn a_password_stays_with_its_scheme_user_and_host() {
+        let stored = "amqp://libris:***@rabbit.example:5672/prod?exchange=e";
+        assert!(same_credentials_scope(
+            stored,
+            "amqp://libris:***@RABBIT.example:5672/other?exchange=f"
+        ));
+        for elsewhere in [
+            "amqp://libris:***@attacker.example:5672/prod",
+            "amqp://libris:***@rabbit.example:5673/prod",
+            "amqp://other:***@rabbit.example:5672/prod",
+            "nats://libris:***@rabbit.example:5672/prod",
+            "amqp://rabbit.example:5672/prod",
+        ] {
+            assert!(!same_credentials_scope(stored, elsewhere), "{elsewhere}");
+        }
     }
 
     #[test]

@@ -13,6 +13,10 @@ use libris_webhooks::{EndpointRules, WebhookSender};
 /// The webhook channel's adapter: HTTP, or a broker.
 pub struct Destinations {
     pub http: WebhookSender,
+    /// For members' webhooks: refuses private addresses at connect time
+    /// whatever `http` allows, so a name that resolves elsewhere after it was
+    /// saved still cannot reach inside.
+    pub public_http: WebhookSender,
     pub brokers: BrokerChannel,
 }
 
@@ -34,6 +38,8 @@ impl Channel<OutgoingDelivery> for Destinations {
         }
         let channel: &dyn Channel<OutgoingDelivery> = if is_broker_url(&message.url) {
             &self.brokers
+        } else if message.public_only {
+            &self.public_http
         } else {
             &self.http
         };

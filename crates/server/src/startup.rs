@@ -240,11 +240,13 @@ fn webhook_engine(
     store: Arc<dyn Store>,
     args: &WebhookArgs,
 ) -> anyhow::Result<Engine<WebhookQueue>> {
-    let sender = WebhookSender::new(SenderConfig {
-        timeout: args.webhook_timeout,
-        allow_private: args.webhook_allow_private,
-        user_agent: format!("libris/{}", env!("CARGO_PKG_VERSION")),
-    })?;
+    let sender = |allow_private| {
+        WebhookSender::new(SenderConfig {
+            timeout: args.webhook_timeout,
+            allow_private,
+            user_agent: format!("libris/{}", env!("CARGO_PKG_VERSION")),
+        })
+    };
     let settings = ChannelSettings {
         retry: retry_policy(args.webhook_retry_schedule.as_ref()),
         lease: args
@@ -254,7 +256,8 @@ fn webhook_engine(
         per_target: args.webhook_endpoint_concurrency.max(1),
     };
     let destinations = Destinations {
-        http: sender,
+        http: sender(args.webhook_allow_private)?,
+        public_http: sender(false)?,
         brokers: BrokerChannel::new(args.webhook_timeout),
     };
     Ok(Engine::new(

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::connection::{columns, on_each_backend, AnyConnection, Db};
 use crate::error::{unreadable, IntoStore};
-use crate::schema::notifications;
+use crate::schema::{loans, notifications};
 use crate::time::{naive, utc};
 use crate::CHUNK;
 
@@ -214,6 +214,14 @@ pub(crate) fn due_notifications(
                 .or(notifications::lease_until.lt(now)),
         )
         .filter(notifications::recipient.ne_all(exclude))
+        // A reminder or notice of a loan returned meanwhile is owed nobody
+        // (its return may have been handled by another instance before the
+        // borrow that queued it committed).
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            loans::table
+                .filter(loans::id.nullable().eq(notifications::loan_id))
+                .filter(loans::returned_at.is_not_null()),
+        )))
         // Not `, id`, as for deliveries: ties would make SQLite sort every due
         // row before answering the first.
         .order(notifications::next_attempt_at)

@@ -324,10 +324,7 @@ impl Subscriptions for DieselTx<'_> {
     }
 
     fn active_webhooks(&mut self) -> Result<Vec<Webhook>, StoreError> {
-        if self.hold == Hold::ReadRows {
-            webhooks::hold_active_webhooks(self.conn)?;
-        }
-        webhooks::active_webhooks(self.conn)
+        webhooks::active_webhooks(self.conn, self.hold == Hold::ReadRows)
     }
 
     fn save_webhook_state(

@@ -10,7 +10,7 @@ use libris_domain::payload::{parse_content_type, Filter, PayloadFormat, Template
 use libris_domain::webhooks::{HttpMethod, Webhook, WebhookId, WebhookOptions};
 use uuid::Uuid;
 
-use crate::connection::{AnyConnection, Db};
+use crate::connection::{columns, AnyConnection, Db};
 use crate::error::{unreadable, IntoStore};
 use crate::schema::webhooks;
 use crate::time::{naive, utc};
@@ -214,22 +214,6 @@ pub(crate) fn hold_webhooks(conn: &mut AnyConnection, ids: &[WebhookId]) -> Resu
     Ok(())
 }
 
-/// Locks the active webhooks against deletion (KEY SHARE, which updates do
-/// not wait for): fan-out reads them, then inserts their deliveries, and a
-/// webhook deleted in between would fail the insert's foreign key.
-pub(crate) fn hold_active_webhooks(conn: &mut AnyConnection) -> Result<(), StoreError> {
-    if let AnyConnection::Postgresql(pg) = conn {
-        webhooks::table
-            .filter(webhooks::is_active.eq(true))
-            .select(webhooks::id)
-            .order(webhooks::id)
-            .for_key_share()
-            .load::<String>(pg)
-            .store()?;
-    }
-    Ok(())
-}
-
 /// Webhooks by id, for the deliveries a claim returned.
 pub(crate) fn webhooks_by_ids(
     conn: &mut AnyConnection,
@@ -297,12 +281,24 @@ pub(crate) fn count_owned_webhooks(
     owned_by(Some(owner)).count().get_result(conn).store()
 }
 
-pub(crate) fn active_webhooks(conn: &mut AnyConnection) -> Result<Vec<Webhook>, StoreError> {
-    let rows = webhooks::table
+/// The active webhooks. With `hold` (PostgreSQL), read and locked against
+/// deletion in the same statement (KEY SHARE, which updates do not wait
+/// for): fan-out inserts their deliveries next, and a webhook deleted in
+/// between would fail the insert's foreign key.
+pub(crate) fn active_webhooks(
+    conn: &mut AnyConnection,
+    hold: bool,
+) -> Result<Vec<Webhook>, StoreError> {
+    let query = webhooks::table
         .filter(webhooks::is_active.eq(true))
-        .select(WebhookRow::as_select())
-        .load(conn)
-        .store()?;
+        .order(webhooks::id)
+        .select(columns::<WebhookRow>());
+    let rows = match conn {
+        AnyConnection::Postgresql(pg) if hold => query.for_key_share().load::<WebhookRow>(pg),
+        AnyConnection::Postgresql(pg) => query.load::<WebhookRow>(pg),
+        AnyConnection::Sqlite(sqlite) => query.load::<WebhookRow>(sqlite),
+    }
+    .store()?;
     to_webhooks(rows)
 }
 

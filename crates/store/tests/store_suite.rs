@@ -1180,6 +1180,7 @@ mod notification_queue {
         concurrent_claims_never_share_a_notification,
         admins_and_subscribed_members_have_notification_addresses,
         the_backlog_counts_due_emails_and_pruning_keeps_pending_ones,
+        a_returned_loans_reminder_is_never_claimed,
     );
 
     fn message(to: &str) -> Message {
@@ -1301,6 +1302,39 @@ mod notification_queue {
         let listed = all(store);
         assert_eq!(listed.count, 3);
         assert!(listed.results.iter().all(|n| n.event_id.is_none()));
+    }
+
+    fn a_returned_loans_reminder_is_never_claimed(store: &DieselStore) {
+        let member = register(store, "ann", false);
+        let book = new_book(store, "Dune", new_author(store, "Herbert"), None).unwrap();
+        let loan = store
+            .write_tx(|tx| {
+                tx.lending()
+                    .insert_loan(&libris_application::ports::NewLoan {
+                        book_id: book,
+                        book_title: "Dune".into(),
+                        user_id: member,
+                        borrowed_at: at(0),
+                        due_at: at(60),
+                    })
+            })
+            .unwrap();
+        queue(
+            store,
+            &[about_loan(
+                loan.id,
+                NotificationKind::LoanReminder,
+                "ann@example.com",
+                0,
+            )],
+        );
+        store
+            .write_tx(|tx| tx.lending().close_loan(loan.id, at(1)).map(drop))
+            .unwrap();
+        assert!(
+            claim(store, 10, 10, &[]).is_empty(),
+            "the book came back before the reminder went out"
+        );
     }
 
     fn the_backlog_counts_due_emails_and_pruning_keeps_pending_ones(store: &DieselStore) {

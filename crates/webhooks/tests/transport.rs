@@ -30,6 +30,7 @@ fn delivery(url: String, secret: &str) -> OutgoingDelivery {
         method: libris_domain::webhooks::HttpMethod::Post,
         content_type: "application/json".to_owned(),
         unsendable: None,
+        public_only: false,
         url,
         secret: secret.to_owned(),
         headers: vec![("X-Tenant".to_owned(), "42".to_owned())],

@@ -55,10 +55,6 @@ impl<Q: Queue> Engine<Q> {
         &self.settings
     }
 
-    pub fn store(&self) -> &dyn Store {
-        &*self.store
-    }
-
     /// Leases the due rows this process can send now: no more than its free
     /// slots, none to a target at its bound. Nothing is claimed only to be
     /// given back.

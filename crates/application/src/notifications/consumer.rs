@@ -145,6 +145,9 @@ impl Consumer for LoanMail {
                     queued.extend(self.borrowed(tx, event, &loan, admins, now)?);
                 }
                 Self::RETURNED => {
+                    // The borrow may be in this very batch, its reminders not
+                    // written yet.
+                    queued.retain(|n: &NewNotification| n.loan_id != Some(loan.loan.id));
                     tx.notifications().cancel_loan_notifications(loan.loan.id)?;
                 }
                 _ => {}
@@ -277,6 +280,30 @@ mod tests {
                 .unwrap(),
             0
         );
+    }
+
+    #[test]
+    fn a_borrow_and_its_return_in_one_batch_leave_only_the_admins_email() {
+        let mut tx = MockTx::new();
+        tx.accounts
+            .expect_admin_emails()
+            .returning(|| Ok(vec!["root@example.org".into()]));
+        tx.accounts
+            .expect_notification_address()
+            .returning(|_| Ok(Some("ada@example.org".into())));
+        tx.notifications
+            .expect_cancel_loan_notifications()
+            .returning(|_| Ok(0));
+        tx.notifications
+            .expect_insert_notifications()
+            .withf(|n| n.len() == 1 && n[0].email.to == "root@example.org")
+            .times(1)
+            .returning(|n| Ok(n.len()));
+        let batch = [
+            loan_event("book.borrowed", 14),
+            loan_event("book.returned", 14),
+        ];
+        assert_eq!(mail().handle(&mut tx, &batch, at(0)).unwrap(), 1);
     }
 
     #[test]

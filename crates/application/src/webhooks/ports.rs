@@ -25,6 +25,9 @@ pub struct OutgoingDelivery {
     /// limit): the attempt fails at once, with this reason, and nothing goes
     /// out.
     pub unsendable: Option<String>,
+    /// A member's webhook: sent to public addresses only, whatever the
+    /// process allows its admins' webhooks.
+    pub public_only: bool,
 }
 
 /// Rules on endpoints that need the network or the signing scheme. Each

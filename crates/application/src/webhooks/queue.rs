@@ -58,6 +58,7 @@ pub(crate) fn job(
             method: options.method,
             content_type: options.content_type.as_str().to_owned(),
             unsendable,
+            public_only: webhook.owner.is_some(),
         },
     }
 }

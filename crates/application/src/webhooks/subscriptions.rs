@@ -2,7 +2,7 @@
 
 use libris_domain::accounts::UserId;
 use libris_domain::events::EventPattern;
-use libris_domain::secret_url::{split_password, with_password, MASK};
+use libris_domain::secret_url::{same_credentials_scope, split_password, with_password, MASK};
 use libris_domain::values::check_printable;
 use libris_domain::webhooks::{Webhook, WebhookId, WebhookOptions};
 use libris_domain::{FieldError, ValidationErrors};
@@ -168,8 +168,14 @@ fn given_target(
     let password = match password.as_deref() {
         Some(MASK) => Some(
             current
+                .filter(|w| same_credentials_scope(&w.url, &shown))
                 .and_then(|w| w.url_password.clone())
-                .ok_or_else(|| invalid(format!("`{MASK}` stands for a stored password, and there is none: send the password")))?,
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "`{MASK}` stands for the stored password of this scheme, user and host, \
+                         and there is none: send the password"
+                    ))
+                })?,
         ),
         _ => password,
     };
@@ -428,6 +434,11 @@ mod tests {
         assert_eq!(changed.url_password.as_deref(), Some("new-password"));
         let dropped = fields("amqp://libris@rabbit.example/prod").unwrap();
         assert_eq!(dropped.url_password, None);
+        let elsewhere = fields("amqp://libris:***@attacker.example/prod").unwrap_err();
+        assert_eq!(
+            elsewhere.0[0].field, "url",
+            "the stored password never follows the URL to another host"
+        );
 
         let new = merge(
             &permissive(),
