@@ -12,13 +12,12 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareO
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo};
 use lapin::{BasicProperties, Confirmation, Connection, ConnectionProperties, ExchangeKind};
-use libris_application::engine::{Channel, SendFuture};
 use libris_application::webhooks::OutgoingDelivery;
 use libris_domain::delivery::AttemptReport;
 
 use crate::cache::{Cache, Link};
 use crate::message::{Reporter, SignedMessage};
-use crate::target::{AmqpTarget, Endpoint, Target};
+use crate::target::{AmqpTarget, Endpoint};
 
 /// AMQP's persistent delivery mode: the broker writes the message to disk
 /// (on a durable queue) before it confirms.
@@ -346,25 +345,4 @@ fn known(link: &AmqpLink, exchange: &str) -> bool {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .contains(exchange)
-}
-
-impl Channel<OutgoingDelivery> for AmqpChannel {
-    fn send<'a>(
-        &'a self,
-        delivery: &'a OutgoingDelivery,
-        attempt_at: DateTime<Utc>,
-    ) -> SendFuture<'a> {
-        Box::pin(async move {
-            let reporter = Reporter::start();
-            match Target::parse(&delivery.url) {
-                Ok(Target::Amqp(target)) => {
-                    self.deliver(&target, delivery, attempt_at, &reporter).await
-                }
-                Ok(Target::Nats(_)) => {
-                    reporter.refused("the AMQP channel cannot send to a nats:// URL".to_owned())
-                }
-                Err(error) => reporter.refused(format!("broker URL {error}")),
-            }
-        })
-    }
 }

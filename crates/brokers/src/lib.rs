@@ -16,11 +16,10 @@
 //! confirmed it; anything else is retried, with an error that never
 //! contains the URL's password. A URL that does not parse is refused.
 //!
-//! Two channels, one per broker, each usable alone ([`AmqpChannel`],
-//! [`NatsChannel`]), and [`BrokerChannel`] holding both and picking by
-//! scheme, which is what the pipeline needs: one `Channel` for every
-//! broker URL, next to the HTTP sender for the rest ([`is_broker_url`]
-//! tells them apart).
+//! One publisher per broker (`amqp::AmqpChannel`, `nats::NatsChannel`), and
+//! [`BrokerChannel`] holding both and picking by scheme: the one `Channel`
+//! the pipeline needs for every broker URL, next to the HTTP sender for the
+//! rest ([`is_broker_url`] tells them apart).
 
 mod amqp;
 mod cache;
@@ -36,8 +35,8 @@ use chrono::{DateTime, Utc};
 use libris_application::engine::{Channel, SendFuture};
 use libris_application::webhooks::OutgoingDelivery;
 
-pub use amqp::AmqpChannel;
-pub use nats::NatsChannel;
+use amqp::AmqpChannel;
+use nats::NatsChannel;
 pub use target::{check_broker_url, is_broker_url};
 
 use message::Reporter;

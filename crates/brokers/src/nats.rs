@@ -11,13 +11,12 @@ use async_nats::jetstream::context::{GetStreamByNameErrorKind, PublishErrorKind}
 use async_nats::jetstream::{self, stream};
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use chrono::{DateTime, Utc};
-use libris_application::engine::{Channel, SendFuture};
 use libris_application::webhooks::OutgoingDelivery;
 use libris_domain::delivery::AttemptReport;
 
 use crate::cache::{Cache, Link};
 use crate::message::{Reporter, SignedMessage};
-use crate::target::{Endpoint, NatsTarget, Target};
+use crate::target::{Endpoint, NatsTarget};
 
 /// The stream Libris creates, only for subjects under `libris.` that no
 /// stream covers yet.
@@ -315,27 +314,6 @@ async fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<NatsLink, Str
         jetstream,
         covered: Mutex::new(HashSet::new()),
     })
-}
-
-impl Channel<OutgoingDelivery> for NatsChannel {
-    fn send<'a>(
-        &'a self,
-        delivery: &'a OutgoingDelivery,
-        attempt_at: DateTime<Utc>,
-    ) -> SendFuture<'a> {
-        Box::pin(async move {
-            let reporter = Reporter::start();
-            match Target::parse(&delivery.url) {
-                Ok(Target::Nats(target)) => {
-                    self.deliver(&target, delivery, attempt_at, &reporter).await
-                }
-                Ok(Target::Amqp(_)) => {
-                    reporter.refused("the NATS channel cannot send to an amqp:// URL".to_owned())
-                }
-                Err(error) => reporter.refused(format!("broker URL {error}")),
-            }
-        })
-    }
 }
 
 #[cfg(test)]
