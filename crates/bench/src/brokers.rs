@@ -20,7 +20,6 @@
 //! clocks are this host's.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -31,13 +30,12 @@ use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use libris_brokers::testing;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use tokio::sync::oneshot;
-use tokio::task::JoinSet;
-use tokio::time::MissedTickBehavior;
 
 use crate::server::Server;
-use crate::stats::{ms, percentile};
+use crate::stats::{ms, spread};
+use crate::webhooks::harness::Harness;
+use crate::webhooks::load::{closed_loop, paced, Run};
 
 /// Scenario 1: closed-loop clients and how long they run.
 const CLIENTS: usize = 16;
@@ -184,18 +182,17 @@ where
 
 /// A fresh server with one subscription to `broker`, and a consumer of what
 /// it publishes, both ready.
-async fn start(broker: Broker, name: &str) -> (Server, Books, Consumer) {
+async fn start(broker: Broker, name: &str) -> (Harness, Consumer) {
     let consumer = Consumer::start(broker, name.to_owned()).await;
-    let server = Server::start(&[]).await;
-    let books = Books::new(&server).await;
-    books.subscribe(&broker.url(name)).await;
-    (server, books, consumer)
+    let harness = Harness::start().await;
+    harness.subscribe(&broker.url(name)).await;
+    (harness, consumer)
 }
 
 /// Scenario 1 for one broker.
 async fn sustained(broker: Broker, name: String) {
-    let (server, books, consumer) = start(broker, &name).await;
-    let run = closed_loop(&books, CLIENTS, SUSTAINED).await;
+    let (harness, consumer) = start(broker, &name).await;
+    let run = closed_loop(&harness.books, CLIENTS, SUSTAINED, usize::MAX).await;
     let drain = Instant::now();
     consumer.wait_for(run.created.len(), DRAIN).await;
     let drained_in = drain.elapsed();
@@ -222,13 +219,13 @@ async fn sustained(broker: Broker, name: String) {
         "    event → consumed under this load (consume wall clock − body timestamp): {}",
         spread(&consumed.from_event)
     );
-    print_peak(&server);
+    print_peak(&harness.server);
 }
 
 /// Scenario 2 for one broker.
 async fn latency(broker: Broker, name: String) {
-    let (server, books, consumer) = start(broker, &name).await;
-    let run = paced(&books, RATE, PACED).await;
+    let (harness, consumer) = start(broker, &name).await;
+    let run = paced(&harness.books, RATE, PACED).await;
     consumer.wait_for(run.created.len(), DRAIN).await;
     let consumed = Consumed::of(&run, consumer.take());
     println!(
@@ -246,7 +243,7 @@ async fn latency(broker: Broker, name: String) {
         spread(&consumed.from_request)
     );
     consumed.print_coverage();
-    print_peak(&server);
+    print_peak(&harness.server);
 }
 
 fn print_peak(server: &Server) {
@@ -254,155 +251,6 @@ fn print_peak(server: &Server) {
         "    server peak RSS (VmHWM): {:.1} MiB",
         server.peak_rss_mib()
     );
-}
-
-/// "p50 1.2 ms   p99 3.4 ms   max 5.6 ms" of sorted durations.
-fn spread(sorted: &[Duration]) -> String {
-    format!(
-        "p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
-        ms(percentile(sorted, 50.0)),
-        ms(percentile(sorted, 99.0)),
-        ms(sorted.last().copied().unwrap_or_default())
-    )
-}
-
-/// Creates books as the admin of a fresh server, under one author; cheap to
-/// clone into client tasks.
-#[derive(Clone)]
-struct Books {
-    client: reqwest::Client,
-    base: String,
-    token: String,
-    author: i64,
-}
-
-/// A book created over HTTP: its id, when its request was sent, and how long
-/// the request took.
-struct Created {
-    book: i64,
-    sent: Instant,
-    latency: Duration,
-}
-
-impl Books {
-    async fn new(server: &Server) -> Self {
-        let client = reqwest::Client::new();
-        let token = server.token(&client).await;
-        let mut books = Self {
-            client,
-            base: server.base.clone(),
-            token,
-            author: 0,
-        };
-        let author = books.post("authors", json!({"name": "Bench"})).await;
-        books.author = author["id"].as_i64().expect("the author's id");
-        books
-    }
-
-    /// Subscribes `url` to `book.created`.
-    async fn subscribe(&self, url: &str) {
-        let body = json!({"url": url, "events": ["book.created"], "secret": "bench-secret"});
-        self.post("webhooks", body).await;
-    }
-
-    /// `POST /api/{what}/`; panics unless it answers 201.
-    async fn post(&self, what: &str, body: Value) -> Value {
-        let response = self
-            .client
-            .post(format!("{}/api/{what}/", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .expect("the request");
-        let status = response.status();
-        let body: Value = response.json().await.expect("JSON");
-        assert_eq!(status, 201, "POST /api/{what}/ creates: {body}");
-        body
-    }
-
-    async fn create(&self, n: usize) -> Created {
-        let sent = Instant::now();
-        let body = self
-            .post(
-                "books",
-                json!({"title": format!("Bench book {n}"), "author": self.author}),
-            )
-            .await;
-        Created {
-            book: body["id"].as_i64().expect("the book's id"),
-            sent,
-            latency: sent.elapsed(),
-        }
-    }
-}
-
-/// Every creation of a run, and how long issuing them took.
-struct Run {
-    created: Vec<Created>,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn per_second(&self) -> f64 {
-        self.created.len() as f64 / self.elapsed.as_secs_f64()
-    }
-
-    /// Request latencies, sorted.
-    fn latencies(&self) -> Vec<Duration> {
-        let mut latencies: Vec<Duration> = self.created.iter().map(|c| c.latency).collect();
-        latencies.sort();
-        latencies
-    }
-}
-
-/// `clients` tasks, each sending its next creation as soon as the previous
-/// one is answered, until `duration` has passed.
-async fn closed_loop(books: &Books, clients: usize, duration: Duration) -> Run {
-    let started = Instant::now();
-    let deadline = started + duration;
-    let issued = Arc::new(AtomicUsize::new(0));
-    let mut tasks = JoinSet::new();
-    for _ in 0..clients {
-        let (books, issued) = (books.clone(), Arc::clone(&issued));
-        tasks.spawn(async move {
-            let mut created = Vec::new();
-            while Instant::now() < deadline {
-                let n = issued.fetch_add(1, Ordering::Relaxed);
-                created.push(books.create(n).await);
-            }
-            created
-        });
-    }
-    let mut created = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        created.extend(done.expect("a client task"));
-    }
-    Run {
-        created,
-        elapsed: started.elapsed(),
-    }
-}
-
-/// One loop issuing a creation every `1 / rate` seconds for `duration`, each
-/// on its own task, so a slow answer does not delay the next (open loop).
-async fn paced(books: &Books, rate: u32, duration: Duration) -> Run {
-    let total = (f64::from(rate) * duration.as_secs_f64()).round() as usize;
-    let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
-    let started = Instant::now();
-    let mut tasks = JoinSet::new();
-    for n in 0..total {
-        ticks.tick().await;
-        let books = books.clone();
-        tasks.spawn(async move { books.create(n).await });
-    }
-    let elapsed = started.elapsed();
-    let mut created = Vec::with_capacity(total);
-    while let Some(done) = tasks.join_next().await {
-        created.push(done.expect("a creation task"));
-    }
-    Run { created, elapsed }
 }
 
 /// The message body's fields the figures need: `{id, timestamp, data}` of

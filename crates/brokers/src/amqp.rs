@@ -3,7 +3,7 @@
 //! messages published `mandatory` and persistent.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -15,6 +15,7 @@ use lapin::{BasicProperties, Confirmation, Connection, ConnectionProperties, Exc
 use libris_application::webhooks::OutgoingDelivery;
 use libris_domain::delivery::AttemptReport;
 
+use crate::attempt::{bounded, AttemptStage, Failure, Progress};
 use crate::cache::{Cache, Link};
 use crate::message::{Reporter, SignedMessage};
 use crate::target::{AmqpTarget, Endpoint};
@@ -60,37 +61,12 @@ enum Stage {
     Confirming,
 }
 
-impl Stage {
+impl AttemptStage for Stage {
     fn describe(self) -> &'static str {
         match self {
             Self::Connecting => "connecting",
             Self::Declaring => "declaring the exchange",
             Self::Confirming => "waiting for the publisher confirm",
-        }
-    }
-}
-
-/// What an attempt got to, read after a timeout dropped it.
-struct Progress {
-    stage: Stage,
-    link: Option<Arc<AmqpLink>>,
-}
-
-struct Failure {
-    status: Option<u16>,
-    response_body: String,
-    error: String,
-    /// The connection is suspect: the next attempt connects anew.
-    evict: bool,
-}
-
-impl Failure {
-    fn broken(error: String) -> Self {
-        Self {
-            status: None,
-            response_body: String::new(),
-            error,
-            evict: true,
         }
     }
 }
@@ -120,32 +96,18 @@ impl AmqpChannel {
             Err(error) => return reporter.refused(error),
         };
         let properties = properties(&message, &delivery.content_type);
-        let progress = Mutex::new(Progress {
-            stage: Stage::Connecting,
-            link: None,
-        });
+        let progress = Progress::new(Stage::Connecting);
         let publish = self.publish(target, &routing_key, properties, &delivery.body, &progress);
-        let result = tokio::time::timeout(self.timeout, publish).await;
-        let progress = progress
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
-        let failure = match result {
-            Ok(Ok(())) => return reporter.delivered(String::new()),
-            Ok(Err(failure)) => failure,
-            Err(_elapsed) => Failure::broken(format!(
-                "timed out after {:?} {}",
-                self.timeout,
-                progress.stage.describe()
-            )),
-        };
-        if failure.evict {
-            if let Some(link) = &progress.link {
-                self.cache.evict(endpoint, link);
-            }
-        }
-        let error = endpoint.scrub(&format!("{}: {}", endpoint.describe(), failure.error));
-        tracing::debug!(%error, "AMQP delivery attempt failed");
-        reporter.retry(failure.status, failure.response_body, error)
+        bounded(
+            "AMQP",
+            self.timeout,
+            &self.cache,
+            endpoint,
+            reporter,
+            &progress,
+            publish,
+        )
+        .await
     }
 
     async fn publish(
@@ -154,29 +116,22 @@ impl AmqpChannel {
         routing_key: &str,
         properties: BasicProperties,
         body: &[u8],
-        progress: &Mutex<Progress>,
-    ) -> Result<(), Failure> {
-        let set_stage = |stage: Stage, link: Option<&Arc<AmqpLink>>| {
-            let mut progress = progress.lock().unwrap_or_else(PoisonError::into_inner);
-            progress.stage = stage;
-            if let Some(link) = link {
-                progress.link = Some(Arc::clone(link));
-            }
-        };
+        progress: &Progress<Stage, AmqpLink>,
+    ) -> Result<String, Failure> {
         let endpoint = &target.endpoint;
         let link = self
             .cache
             .get(endpoint, || connect(endpoint, self.timeout))
             .await
             .map_err(Failure::broken)?;
-        set_stage(Stage::Declaring, Some(&link));
+        progress.reached(Stage::Declaring, Some(&link));
         declare_exchange(&link, &target.exchange)
             .await
             .map_err(|error| Failure {
                 evict: !link.is_open(),
                 ..Failure::broken(error)
             })?;
-        set_stage(Stage::Confirming, None);
+        progress.reached(Stage::Confirming, None);
         let confirmation = async {
             link.channel
                 .basic_publish(
@@ -195,7 +150,8 @@ impl AmqpChannel {
         .await
         .map_err(|e| Failure::broken(format!("publish failed: {e}")))?;
         match confirmation {
-            Confirmation::Ack(None) => Ok(()),
+            // A confirm carries nothing to show as a response body.
+            Confirmation::Ack(None) => Ok(String::new()),
             Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => {
                 Err(returned_failure(&target.exchange, routing_key, &returned))
             }

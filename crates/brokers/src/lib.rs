@@ -22,6 +22,7 @@
 //! rest ([`is_broker_url`] tells them apart).
 
 mod amqp;
+mod attempt;
 mod cache;
 mod message;
 mod nats;

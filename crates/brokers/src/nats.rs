@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_nats::connection::State;
@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use libris_application::webhooks::OutgoingDelivery;
 use libris_domain::delivery::AttemptReport;
 
+use crate::attempt::{bounded, AttemptStage, Failure, Progress};
 use crate::cache::{Cache, Link};
 use crate::message::{Reporter, SignedMessage};
 use crate::target::{Endpoint, NatsTarget};
@@ -64,33 +65,12 @@ enum Stage {
     AwaitingAck,
 }
 
-impl Stage {
+impl AttemptStage for Stage {
     fn describe(self) -> &'static str {
         match self {
             Self::Connecting => "connecting",
             Self::EnsuringStream => "making sure a stream covers the subject",
             Self::AwaitingAck => "waiting for the stream's PubAck",
-        }
-    }
-}
-
-struct Progress {
-    stage: Stage,
-    link: Option<Arc<NatsLink>>,
-}
-
-struct Failure {
-    status: Option<u16>,
-    error: String,
-    evict: bool,
-}
-
-impl Failure {
-    fn broken(error: String) -> Self {
-        Self {
-            status: None,
-            error,
-            evict: true,
         }
     }
 }
@@ -123,32 +103,18 @@ impl NatsChannel {
             Ok(headers) => headers,
             Err(error) => return reporter.refused(error),
         };
-        let progress = Mutex::new(Progress {
-            stage: Stage::Connecting,
-            link: None,
-        });
+        let progress = Progress::new(Stage::Connecting);
         let publish = self.publish(endpoint, &subject, headers, &delivery.body, &progress);
-        let result = tokio::time::timeout(self.timeout, publish).await;
-        let progress = progress
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
-        let failure = match result {
-            Ok(Ok(ack)) => return reporter.delivered(ack),
-            Ok(Err(failure)) => failure,
-            Err(_elapsed) => Failure::broken(format!(
-                "timed out after {:?} {}",
-                self.timeout,
-                progress.stage.describe()
-            )),
-        };
-        if failure.evict {
-            if let Some(link) = &progress.link {
-                self.cache.evict(endpoint, link);
-            }
-        }
-        let error = endpoint.scrub(&format!("{}: {}", endpoint.describe(), failure.error));
-        tracing::debug!(%error, "NATS delivery attempt failed");
-        reporter.retry(failure.status, String::new(), error)
+        bounded(
+            "NATS",
+            self.timeout,
+            &self.cache,
+            endpoint,
+            reporter,
+            &progress,
+            publish,
+        )
+        .await
     }
 
     /// Publishes and waits for the PubAck; the result is the ack, described
@@ -159,23 +125,16 @@ impl NatsChannel {
         subject: &str,
         headers: HeaderMap,
         body: &[u8],
-        progress: &Mutex<Progress>,
+        progress: &Progress<Stage, NatsLink>,
     ) -> Result<String, Failure> {
-        let set_stage = |stage: Stage, link: Option<&Arc<NatsLink>>| {
-            let mut progress = progress.lock().unwrap_or_else(PoisonError::into_inner);
-            progress.stage = stage;
-            if let Some(link) = link {
-                progress.link = Some(Arc::clone(link));
-            }
-        };
         let link = self
             .cache
             .get(endpoint, || connect(endpoint, self.timeout))
             .await
             .map_err(Failure::broken)?;
-        set_stage(Stage::EnsuringStream, Some(&link));
+        progress.reached(Stage::EnsuringStream, Some(&link));
         ensure_default_stream(&link, subject).await?;
-        set_stage(Stage::AwaitingAck, None);
+        progress.reached(Stage::AwaitingAck, None);
         let published = async {
             link.jetstream
                 .publish_with_headers(subject.to_owned(), headers, body.to_vec().into())
@@ -195,8 +154,8 @@ impl NatsChannel {
                 forget(&link, subject);
                 Err(Failure {
                     status: Some(NO_RESPONDERS),
-                    error: format!("no stream covers subject {subject:?}"),
                     evict: false,
+                    ..Failure::broken(format!("no stream covers subject {subject:?}"))
                 })
             }
             Err(error) => Err(Failure::broken(format!("publish failed: {error}"))),

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::harness::Created;
 use crate::receiver::Arrival;
-use crate::stats::{ms, percentile};
+use crate::stats::percentile;
 
 /// The delivery body's fields the figures need.
 #[derive(Deserialize)]
@@ -131,14 +131,4 @@ impl Latencies {
             percentile(&self.from_event, 99.0),
         )
     }
-}
-
-/// "p50 1.2 ms  p99 3.4 ms  max 5.6 ms" of sorted durations.
-pub fn spread(sorted: &[Duration]) -> String {
-    format!(
-        "p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
-        ms(percentile(sorted, 50.0)),
-        ms(percentile(sorted, 99.0)),
-        ms(sorted.last().copied().unwrap_or_default())
-    )
 }

@@ -10,13 +10,14 @@
 
 use std::time::Duration;
 
-use super::analysis::{parse, spread, Coverage, Latencies};
+use super::analysis::{parse, Coverage, Latencies};
 use super::harness::Harness;
 use super::load::{paced, Run};
 use super::throughput::DRAIN;
 use super::{record_peak, section, verdict, Peak};
 use crate::receiver::Receiver;
 use crate::stats::ms;
+use crate::stats::spread;
 
 pub const RATE: u32 = 200;
 const DURATION: Duration = Duration::from_secs(10);

@@ -6,10 +6,10 @@
 
 mod analysis;
 mod fanout;
-mod harness;
+pub(crate) mod harness;
 mod isolation;
 mod latency;
-mod load;
+pub(crate) mod load;
 mod throughput;
 
 /// The memory budget for the server process.

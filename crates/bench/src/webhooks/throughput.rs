@@ -5,11 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use super::analysis::{parse, spread, Coverage, Latencies};
+use super::analysis::{parse, Coverage, Latencies};
 use super::harness::Harness;
 use super::load::{closed_loop, Run};
 use super::{record_peak, section, verdict, Peak};
 use crate::receiver::Receiver;
+use crate::stats::spread;
 use crate::stats::{ms, percentile};
 
 pub const CLIENTS: usize = 16;
