@@ -180,7 +180,9 @@ async fn a_relay_that_is_away_gets_the_email_once_it_is_back_and_a_slow_one_stil
         .find(|n| n["to"] == ADMIN_EMAIL)
         .unwrap();
     assert!(
-        waiting["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        waiting["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
         "an attempt at a relay that is away says why it failed: {waiting}"
     );
     smtp.restart().await;
