@@ -1,14 +1,14 @@
-//! Accounts: registration, tokens, the caller's own profile, the admin's list.
+//! Accounts: registration, tokens, the caller's own profile. The admin's
+//! member directory is [`crate::members`].
 
 use libris_domain::accounts::{Account, Profile};
-use libris_domain::events::DomainEvent;
-use libris_domain::values::{Email, Password, Phone, Username};
+use libris_domain::members::{Phone, Tags, TimeZoneName};
+use libris_domain::values::{Email, Password, Username};
 
-use crate::access::Admin;
-use crate::events::{record, EventContext};
-use crate::pagination::{Page, Paged};
+use crate::events::EventContext;
+use crate::members::{apply_changes, insert_member, profile_changes, MemberError};
 use crate::ports::{
-    Caller, Clock, NewUser, PasswordHasher, ProfileChanges, Store, StoreError, StoreExt, TokenCodec,
+    Caller, Clock, NewUser, PasswordHasher, Store, StoreError, StoreExt, TokenCodec, UserChanges,
 };
 
 /// A new account's parsed fields.
@@ -23,8 +23,22 @@ pub struct Registration {
 pub enum RegisterError {
     #[error("the username is already taken")]
     UsernameTaken,
+    #[error("another member has this email")]
+    EmailTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<MemberError> for RegisterError {
+    fn from(error: MemberError) -> Self {
+        match error {
+            MemberError::UsernameTaken => Self::UsernameTaken,
+            MemberError::EmailTaken => Self::EmailTaken,
+            MemberError::Store(e) => Self::Store(e),
+            // A registration changes no one else.
+            other => Self::Store(StoreError::Unexpected(other.to_string())),
+        }
+    }
 }
 
 /// Creates a user and its profile, and records `user.created`, in one
@@ -38,37 +52,14 @@ pub fn register(
     is_admin: bool,
 ) -> Result<Account, RegisterError> {
     let password_hash = hasher.hash(&registration.password)?;
-    let at = clock.now();
-    store.write_tx(|tx| {
-        if tx
-            .accounts()
-            .username_exists(registration.username.as_str())?
-        {
-            return Err(RegisterError::UsernameTaken);
-        }
-        let user = tx
-            .accounts()
-            .insert_user(&NewUser {
-                username: registration.username.into_inner(),
-                email: registration.email.into_inner(),
-                password_hash,
-                is_admin,
-                at,
-            })
-            .map_err(|e| match e {
-                // Lost a race with another registration of the same name.
-                StoreError::UniqueViolation(_) => RegisterError::UsernameTaken,
-                other => other.into(),
-            })?;
-        let profile = Profile::default();
-        tx.accounts().insert_profile(user.id, &profile)?;
-        let context = EventContext {
-            user: Some((&user).into()),
-            at,
-        };
-        record(tx, &context, &DomainEvent::user_created(&user))?;
-        Ok(Account { user, profile })
-    })
+    let user = NewUser {
+        username: registration.username.into_inner(),
+        email: registration.email.into_inner(),
+        password_hash: Some(password_hash),
+        is_admin,
+        at: clock.now(),
+    };
+    store.write_tx(|tx| Ok(insert_member(tx, None, &user, Profile::default())?))
 }
 
 /// Creates the admin `registration` names unless a user of that name exists;
@@ -82,6 +73,11 @@ pub fn ensure_admin(
     match register(store, clock, hasher, registration, true) {
         Ok(_) => Ok(true),
         Err(RegisterError::UsernameTaken) => Ok(false),
+        // The admin's email is another member's: nothing is created, and
+        // the start says why.
+        Err(e @ RegisterError::EmailTaken) => Err(StoreError::Unexpected(format!(
+            "cannot create the admin: {e}"
+        ))),
         Err(RegisterError::Store(e)) => Err(e),
     }
 }
@@ -110,7 +106,9 @@ pub fn issue_token(
         return Err(LoginError::InvalidCredentials);
     }
     let credentials = store.read_tx(|tx| tx.accounts().credentials(username))?;
-    let Some((user, hash)) = credentials else {
+    // A member without a password cannot sign in, and answers as slowly as
+    // an unknown name.
+    let Some((user, Some(hash))) = credentials else {
         hasher.verify_against_nothing(password);
         return Err(LoginError::InvalidCredentials);
     };
@@ -169,31 +167,34 @@ pub struct ProfileUpdate {
     pub bio: Option<String>,
     pub phone: Option<Phone>,
     pub subscribed_to_notifications: Option<bool>,
+    pub tags: Option<Tags>,
+    pub timezone: Option<TimeZoneName>,
 }
 
+/// Changes the caller's own profile and records `user.updated` about them,
+/// with them as the acting user.
 pub fn update_profile(
     store: &dyn Store,
+    clock: &dyn Clock,
     caller: &Caller,
     update: ProfileUpdate,
 ) -> Result<Account, MeError> {
-    let changes = ProfileChanges {
-        bio: update.bio,
-        phone: update.phone.map(Phone::into_inner),
-        subscribed_to_notifications: update.subscribed_to_notifications,
+    let context = EventContext {
+        user: Some(caller.user_ref()),
+        at: clock.now(),
     };
+    let profile = profile_changes(update);
     store.write_tx(|tx| {
-        // Updating a vanished profile touches nothing; the read says so.
-        tx.accounts().update_profile(caller.id, &changes)?;
-        tx.accounts().account(caller.id)?.ok_or(MeError::Gone)
+        let current = tx.accounts().account(caller.id)?.ok_or(MeError::Gone)?;
+        apply_changes(tx, &context, &current, &UserChanges::default(), &profile).map_err(
+            |e| match e {
+                MemberError::NotFound => MeError::Gone,
+                MemberError::Store(e) => MeError::Store(e),
+                // Only the profile changes: nothing else can be refused.
+                other => MeError::Store(StoreError::Unexpected(other.to_string())),
+            },
+        )
     })
-}
-
-pub fn list_users(
-    store: &dyn Store,
-    _admin: &Admin,
-    page: Page,
-) -> Result<Paged<Account>, StoreError> {
-    store.read_tx(|tx| tx.accounts().list_accounts(page))
 }
 
 #[cfg(test)]
@@ -237,8 +238,16 @@ mod tests {
             .with(eq("ann"))
             .returning(|_| Ok(false));
         tx.accounts
+            .expect_email_taken()
+            .with(eq("ann@example.com"), eq(None))
+            .returning(|_, _| Ok(false));
+        tx.accounts
             .expect_insert_user()
-            .withf(|u| u.username == "ann" && u.password_hash == "argon2-hash" && !u.is_admin)
+            .withf(|u| {
+                u.username == "ann"
+                    && u.password_hash.as_deref() == Some("argon2-hash")
+                    && !u.is_admin
+            })
             .returning(|_| Ok(user(5, "ann", false)));
         tx.accounts
             .expect_insert_profile()
@@ -272,11 +281,26 @@ mod tests {
     }
 
     #[test]
+    fn register_refuses_an_email_another_member_has() {
+        let mut tx = MockTx::new();
+        tx.accounts
+            .expect_username_exists()
+            .returning(|_| Ok(false));
+        tx.accounts.expect_email_taken().returning(|_, _| Ok(true));
+        tx.accounts.expect_insert_user().never();
+        let store = MockStore::new(tx);
+        let err = register(&store, &fixed_clock(), &hasher(), registration(), false).unwrap_err();
+        assert!(matches!(err, RegisterError::EmailTaken), "{err:?}");
+        assert_eq!(store.rollbacks(), 1);
+    }
+
+    #[test]
     fn register_maps_a_lost_race_to_username_taken() {
         let mut tx = MockTx::new();
         tx.accounts
             .expect_username_exists()
             .returning(|_| Ok(false));
+        tx.accounts.expect_email_taken().returning(|_, _| Ok(false));
         tx.accounts
             .expect_insert_user()
             .returning(|_| Err(StoreError::UniqueViolation("users.username".into())));
@@ -294,6 +318,7 @@ mod tests {
             exists = true;
             Ok(answer)
         });
+        tx.accounts.expect_email_taken().returning(|_, _| Ok(false));
         tx.accounts
             .expect_insert_user()
             .withf(|u| u.is_admin)
@@ -313,7 +338,7 @@ mod tests {
         let mut tx = MockTx::new();
         tx.accounts
             .expect_credentials()
-            .returning(|_| Ok(Some((user(5, "ann", false), "argon2-hash".into()))));
+            .returning(|_| Ok(Some((user(5, "ann", false), Some("argon2-hash".into())))));
         tx.accounts
             .expect_insert_token()
             .withf(|id, digest, _| *id == 5 && digest == "digest(plain-token)")
@@ -342,7 +367,7 @@ mod tests {
         tx.accounts
             .expect_credentials()
             .with(eq("ann"))
-            .returning(|_| Ok(Some((user(5, "ann", false), "argon2-hash".into()))));
+            .returning(|_| Ok(Some((user(5, "ann", false), Some("argon2-hash".into())))));
         tx.accounts
             .expect_credentials()
             .with(eq("bob"))
@@ -377,6 +402,26 @@ mod tests {
     }
 
     #[test]
+    fn a_member_without_a_password_cannot_sign_in_with_any() {
+        let mut tx = MockTx::new();
+        tx.accounts
+            .expect_credentials()
+            .returning(|_| Ok(Some((user(5, "ann", false), None))));
+        tx.accounts.expect_insert_token().never();
+        let store = MockStore::new(tx);
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().never();
+        hasher
+            .expect_verify_against_nothing()
+            .times(2)
+            .return_const(());
+        for password in ["", "correct horse"] {
+            let err = issue_token(&store, &fixed_clock(), &hasher, &tokens(), "ann", password);
+            assert!(matches!(err, Err(LoginError::InvalidCredentials)));
+        }
+    }
+
+    #[test]
     fn authenticate_and_revoke_look_up_by_digest() {
         let mut tx = MockTx::new();
         tx.accounts
@@ -400,11 +445,16 @@ mod tests {
     }
 
     #[test]
-    fn update_profile_changes_only_given_fields() {
+    fn update_profile_changes_only_given_fields_and_records_user_updated() {
         let mut tx = MockTx::new();
         tx.accounts
             .expect_account()
             .returning(|_| Ok(Some(account(2, "member", false))));
+        tx.accounts
+            .expect_update_user()
+            .withf(|_, c| c.is_empty())
+            .returning(|_, _| Ok(()));
+        tx.accounts.expect_delete_tokens().never();
         tx.accounts
             .expect_update_profile()
             .withf(|id, c| {
@@ -412,16 +462,30 @@ mod tests {
                     && c.bio.as_deref() == Some("reader")
                     && c.phone.is_none()
                     && c.subscribed_to_notifications == Some(false)
+                    && c.tags.as_deref() == Some(&["vip".to_owned()][..])
+                    && c.timezone.is_none()
             })
             .times(1)
             .returning(|_, _| Ok(()));
+        tx.outbox
+            .expect_append_event()
+            .withf(|e| {
+                e.name == "user.updated"
+                    && e.about == Some(2)
+                    && e.user.as_ref().is_some_and(|u| u.id == 2)
+                    && e.data["changes"]["tags"] == serde_json::json!([[], ["vip"]])
+                    && e.data["changes"]["bio"] == serde_json::json!(["", "reader"])
+            })
+            .times(1)
+            .returning(|e| Ok(recorded(&e.name)));
         let store = MockStore::new(tx);
         let update = ProfileUpdate {
             bio: Some("reader".into()),
-            phone: None,
             subscribed_to_notifications: Some(false),
+            tags: Some(Tags::parse(&["VIP"]).unwrap()),
+            ..ProfileUpdate::default()
         };
-        update_profile(&store, &member(), update).unwrap();
+        update_profile(&store, &fixed_clock(), &member(), update).unwrap();
         assert_eq!(store.commits(), 1);
     }
 
@@ -429,7 +493,11 @@ mod tests {
     fn me_of_a_vanished_account_is_gone() {
         let mut tx = MockTx::new();
         tx.accounts.expect_account().returning(|_| Ok(None));
+        tx.accounts.expect_update_profile().never();
         let store = MockStore::new(tx);
         assert!(matches!(me(&store, &member()), Err(MeError::Gone)));
+        let update = ProfileUpdate::default();
+        let err = update_profile(&store, &fixed_clock(), &member(), update);
+        assert!(matches!(err, Err(MeError::Gone)));
     }
 }

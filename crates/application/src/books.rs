@@ -265,7 +265,13 @@ mod tests {
     }
 
     /// Expects the projections and the event every book change writes.
-    fn expect_recorded(tx: &mut MockTx, event: &'static str, action: AuditAction, authors: &[i64]) {
+    /// `counts`: (author, total, available) each author's statistics gain.
+    fn expect_recorded(
+        tx: &mut MockTx,
+        event: &'static str,
+        action: AuditAction,
+        counts: &[(i64, i64, i64)],
+    ) {
         tx.audit
             .expect_insert_audit_entries()
             .withf(move |e| {
@@ -275,12 +281,12 @@ mod tests {
             })
             .times(1)
             .returning(|_| Ok(()));
-        for author_id in authors {
+        for &(author_id, total, available) in counts {
             tx.catalog
-                .expect_recount_author()
-                .with(eq(*author_id))
+                .expect_add_to_author_counts()
+                .with(eq(author_id), eq(total), eq(available))
                 .times(1)
-                .returning(|_| Ok(()));
+                .returning(|_, _, _| Ok(()));
         }
         tx.outbox
             .expect_append_event()
@@ -309,7 +315,7 @@ mod tests {
                     ..book(1, f.author_id)
                 })
             });
-        expect_recorded(&mut tx, "book.created", AuditAction::Created, &[4]);
+        expect_recorded(&mut tx, "book.created", AuditAction::Created, &[(4, 1, 1)]);
         let store = MockStore::new(tx);
         let created = create_book(&store, &fixed_clock(), &admin_caller(), new_book()).unwrap();
         assert_eq!(created.title, "Dune");
@@ -351,7 +357,7 @@ mod tests {
     }
 
     #[test]
-    fn moving_a_book_records_the_change_and_recounts_both_authors() {
+    fn moving_a_book_records_the_change_and_moves_it_between_authors() {
         let mut tx = MockTx::new();
         tx.catalog
             .expect_book()
@@ -375,15 +381,15 @@ mod tests {
             .times(1)
             .returning(|_| Ok(()));
         tx.catalog
-            .expect_recount_author()
-            .with(eq(3))
+            .expect_add_to_author_counts()
+            .with(eq(3), eq(-1), eq(-1))
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _, _| Ok(()));
         tx.catalog
-            .expect_recount_author()
-            .with(eq(4))
+            .expect_add_to_author_counts()
+            .with(eq(4), eq(1), eq(1))
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _, _| Ok(()));
         tx.outbox
             .expect_append_event()
             .withf(|e| e.name == "book.updated" && e.data["changes"]["author_id"] == json!([3, 4]))
@@ -417,7 +423,7 @@ mod tests {
                     ..book(id, 3)
                 })
             });
-        expect_recorded(&mut tx, "book.updated", AuditAction::Updated, &[3]);
+        expect_recorded(&mut tx, "book.updated", AuditAction::Updated, &[]);
         let store = MockStore::new(tx);
         let update = BookUpdate {
             title: Some(BookTitle::parse("Renamed").unwrap()),
@@ -490,7 +496,12 @@ mod tests {
             .with(eq(1))
             .times(1)
             .returning(|_| Ok(()));
-        expect_recorded(&mut tx, "book.deleted", AuditAction::Deleted, &[3]);
+        expect_recorded(
+            &mut tx,
+            "book.deleted",
+            AuditAction::Deleted,
+            &[(3, -1, -1)],
+        );
         let store = MockStore::new(tx);
         delete_book(&store, &fixed_clock(), &admin_caller(), 1).unwrap();
         assert_eq!(store.commits(), 1);
@@ -529,7 +540,9 @@ mod tests {
             .expect_insert_book()
             .returning(|f, _| Ok(book(1, f.author_id)));
         tx.audit.expect_insert_audit_entries().returning(|_| Ok(()));
-        tx.catalog.expect_recount_author().returning(|_| Ok(()));
+        tx.catalog
+            .expect_add_to_author_counts()
+            .returning(|_, _, _| Ok(()));
         tx.outbox
             .expect_append_event()
             .returning(|_| Err(StoreError::Unexpected("outbox write failed".into())));

@@ -5,6 +5,8 @@
 //! [`record`] applies to the same transaction. Handlers get no store handle, so
 //! they cannot publish events or call use cases: no recursion by construction.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use libris_domain::accounts::{UserId, UserRef};
 use libris_domain::audit::{AuditAction, NewAuditEntry};
@@ -18,10 +20,18 @@ use crate::ports::{NewEvent, StoreError, Tx};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Projection {
     Audit(NewAuditEntry),
-    /// Recompute the author's book counts from the books table.
-    RecountAuthor(AuthorId),
-    /// Recompute the member's `books_borrowed` / `books_returned` from loans.
-    RecountMemberLoans(UserId),
+    /// Add to the author's `total_books` / `available_books`.
+    CountAuthorBooks {
+        author_id: AuthorId,
+        total: i64,
+        available: i64,
+    },
+    /// Add to the member's `books_borrowed` / `books_returned`.
+    CountMemberLoans {
+        user_id: UserId,
+        borrowed: i64,
+        returned: i64,
+    },
 }
 
 /// Who did it and when, as every handler needs it.
@@ -102,33 +112,72 @@ impl EventHandler for AuditLog {
 
 impl EventHandler for AuthorStatistics {
     fn project(&self, event: &DomainEvent, _: &EventContext) -> Vec<Projection> {
-        let mut authors: Vec<AuthorId> = match event {
-            DomainEvent::BookCreated(book)
-            | DomainEvent::BookDeleted(book)
-            | DomainEvent::BookBorrowed { book, .. }
-            | DomainEvent::BookReturned { book, .. } => vec![book.author_id],
+        // (total, available) to add, by author. Ascending ids: the order
+        // every writer locks authors in.
+        let mut deltas: BTreeMap<AuthorId, (i64, i64)> = BTreeMap::new();
+        let mut add = |author_id, total, available: bool| {
+            let delta = deltas.entry(author_id).or_default();
+            delta.0 += total;
+            delta.1 += total * i64::from(available);
+        };
+        match event {
+            DomainEvent::BookCreated(book) => add(book.author_id, 1, book.available),
+            DomainEvent::BookDeleted(book) => add(book.author_id, -1, book.available),
+            DomainEvent::BookBorrowed { book, .. } => {
+                deltas.entry(book.author_id).or_default().1 -= 1;
+            }
+            DomainEvent::BookReturned { book, .. } => {
+                deltas.entry(book.author_id).or_default().1 += 1;
+            }
             DomainEvent::BookUpdated { book, changes } => {
-                let previous = changes.get("author_id").and_then(|(old, _)| old.as_i64());
-                std::iter::once(book.author_id).chain(previous).collect()
+                // The book as it was: its new fields, with the changed ones
+                // taken back.
+                let was_author = changes
+                    .get("author_id")
+                    .and_then(|(old, _)| old.as_i64())
+                    .unwrap_or(book.author_id);
+                let was_available = changes
+                    .get("available")
+                    .and_then(|(old, _)| old.as_bool())
+                    .unwrap_or(book.available);
+                add(was_author, -1, was_available);
+                add(book.author_id, 1, book.available);
             }
             DomainEvent::BooksBulkImported { books, .. } => {
-                books.iter().map(|b| b.author_id).collect()
+                for book in books {
+                    add(book.author_id, 1, book.available);
+                }
             }
-            _ => Vec::new(),
-        };
-        // Each affected author once, however many of their books changed.
-        authors.sort_unstable();
-        authors.dedup();
-        authors.into_iter().map(Projection::RecountAuthor).collect()
+            _ => {}
+        }
+        deltas
+            .into_iter()
+            .filter(|(_, delta)| *delta != (0, 0))
+            .map(
+                |(author_id, (total, available))| Projection::CountAuthorBooks {
+                    author_id,
+                    total,
+                    available,
+                },
+            )
+            .collect()
     }
 }
 
 impl EventHandler for MemberCounters {
     fn project(&self, event: &DomainEvent, _: &EventContext) -> Vec<Projection> {
         match event {
-            DomainEvent::BookBorrowed { user, .. } | DomainEvent::BookReturned { user, .. } => {
-                vec![Projection::RecountMemberLoans(user.id)]
-            }
+            DomainEvent::BookBorrowed { user, .. } => vec![Projection::CountMemberLoans {
+                user_id: user.id,
+                borrowed: 1,
+                returned: 0,
+            }],
+            // The borrower's counter, whoever returned the book.
+            DomainEvent::BookReturned { user, .. } => vec![Projection::CountMemberLoans {
+                user_id: user.id,
+                borrowed: 0,
+                returned: 1,
+            }],
             _ => Vec::new(),
         }
     }
@@ -146,10 +195,20 @@ pub fn record(
         for projection in handler.project(event, context) {
             match projection {
                 Projection::Audit(entry) => audit_entries.push(entry),
-                Projection::RecountAuthor(author_id) => tx.catalog().recount_author(author_id)?,
-                Projection::RecountMemberLoans(user_id) => {
-                    tx.accounts().recount_member_loans(user_id)?
-                }
+                Projection::CountAuthorBooks {
+                    author_id,
+                    total,
+                    available,
+                } => tx
+                    .catalog()
+                    .add_to_author_counts(author_id, total, available)?,
+                Projection::CountMemberLoans {
+                    user_id,
+                    borrowed,
+                    returned,
+                } => tx
+                    .accounts()
+                    .add_to_member_loans(user_id, borrowed, returned)?,
             }
         }
         // One write for all of them: a bulk import audits thousands of books.
@@ -169,6 +228,7 @@ pub fn record(
 #[cfg(test)]
 mod tests {
     use libris_domain::events::Changes;
+    use libris_domain::lending::LoanSnapshot;
     use mockall::predicate::eq;
 
     use super::*;
@@ -186,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn a_moved_book_recounts_both_authors_once_each() {
+    fn a_moved_book_leaves_one_author_for_the_other() {
         let mut changes = Changes::new();
         changes.insert("author_id", (json!(3), json!(7)));
         let event = DomainEvent::BookUpdated {
@@ -195,12 +255,142 @@ mod tests {
         };
         assert_eq!(
             AuthorStatistics.project(&event, &context()),
-            vec![Projection::RecountAuthor(3), Projection::RecountAuthor(7)]
+            vec![author_counts(3, -1, -1), author_counts(7, 1, 1)]
         );
     }
 
     #[test]
-    fn a_bulk_import_recounts_each_author_once_and_audits_each_book() {
+    fn a_moved_book_that_was_lent_moves_no_available_copy() {
+        let mut changes = Changes::new();
+        changes.insert("author_id", (json!(7), json!(3)));
+        let mut book = book_snapshot(1, 3);
+        book.available = false;
+        let event = DomainEvent::BookUpdated { book, changes };
+        assert_eq!(
+            AuthorStatistics.project(&event, &context()),
+            vec![author_counts(3, 1, 0), author_counts(7, -1, 0)]
+        );
+    }
+
+    #[test]
+    fn an_update_of_availability_alone_changes_only_the_available_count() {
+        let mut changes = Changes::new();
+        changes.insert("available", (json!(true), json!(false)));
+        let mut book = book_snapshot(1, 4);
+        book.available = false;
+        let event = DomainEvent::BookUpdated { book, changes };
+        assert_eq!(
+            AuthorStatistics.project(&event, &context()),
+            vec![author_counts(4, 0, -1)]
+        );
+    }
+
+    #[test]
+    fn a_title_change_counts_nothing() {
+        let mut changes = Changes::new();
+        changes.insert("title", (json!("Dune"), json!("Dune Messiah")));
+        let event = DomainEvent::BookUpdated {
+            book: book_snapshot(1, 4),
+            changes,
+        };
+        assert!(AuthorStatistics.project(&event, &context()).is_empty());
+    }
+
+    #[test]
+    fn creating_deleting_borrowing_and_returning_count_by_one() {
+        let book = book_snapshot(1, 4);
+        let mut lent = book.clone();
+        lent.available = false;
+        let user = UserRef {
+            id: 8,
+            username: "ada".into(),
+        };
+        let loan = loan();
+        let cases = [
+            (DomainEvent::BookCreated(book.clone()), (1, 1)),
+            (DomainEvent::BookDeleted(book.clone()), (-1, -1)),
+            (DomainEvent::BookDeleted(lent.clone()), (-1, 0)),
+            (
+                DomainEvent::BookBorrowed {
+                    book: lent.clone(),
+                    user: user.clone(),
+                    loan: loan.clone(),
+                },
+                (0, -1),
+            ),
+            (
+                DomainEvent::BookReturned {
+                    book: book.clone(),
+                    user: user.clone(),
+                    loan,
+                },
+                (0, 1),
+            ),
+        ];
+        for (event, (total, available)) in cases {
+            assert_eq!(
+                AuthorStatistics.project(&event, &context()),
+                vec![author_counts(4, total, available)],
+                "{}",
+                event.name()
+            );
+        }
+    }
+
+    #[test]
+    fn the_borrower_counts_a_loan_and_its_return_whoever_returns_it() {
+        let user = UserRef {
+            id: 8,
+            username: "ada".into(),
+        };
+        let loan = loan();
+        let borrowed = DomainEvent::BookBorrowed {
+            book: book_snapshot(1, 4),
+            user: user.clone(),
+            loan: loan.clone(),
+        };
+        let returned = DomainEvent::BookReturned {
+            book: book_snapshot(1, 4),
+            user,
+            loan,
+        };
+        assert_eq!(
+            MemberCounters.project(&borrowed, &context()),
+            vec![Projection::CountMemberLoans {
+                user_id: 8,
+                borrowed: 1,
+                returned: 0
+            }]
+        );
+        assert_eq!(
+            MemberCounters.project(&returned, &context()),
+            vec![Projection::CountMemberLoans {
+                user_id: 8,
+                borrowed: 0,
+                returned: 1
+            }]
+        );
+    }
+
+    fn loan() -> LoanSnapshot {
+        LoanSnapshot {
+            id: 5,
+            borrowed_at: at(0),
+            due_at: at(60),
+            returned_at: None,
+        }
+    }
+
+    fn author_counts(author_id: AuthorId, total: i64, available: i64) -> Projection {
+        Projection::CountAuthorBooks {
+            author_id,
+            total,
+            available,
+        }
+    }
+
+    #[test]
+    fn a_bulk_import_counts_each_author_once_and_audits_each_book() {
         let event = DomainEvent::BooksBulkImported {
             import_id: 9,
             user: UserRef {
@@ -215,7 +405,7 @@ mod tests {
         };
         assert_eq!(
             AuthorStatistics.project(&event, &context()),
-            vec![Projection::RecountAuthor(2), Projection::RecountAuthor(5)]
+            vec![author_counts(2, 2, 2), author_counts(5, 1, 1)]
         );
         let audits = AuditLog.project(&event, &context());
         assert_eq!(audits.len(), 3);
@@ -248,11 +438,11 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_| Ok(()));
         tx.catalog
-            .expect_recount_author()
-            .with(eq(4))
+            .expect_add_to_author_counts()
+            .with(eq(4), eq(1), eq(1))
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_| Ok(()));
+            .returning(|_, _, _| Ok(()));
         tx.outbox
             .expect_append_event()
             .withf(|e| e.name == "book.created" && e.data["author_id"] == 4)

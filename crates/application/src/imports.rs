@@ -249,7 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn a_valid_batch_writes_books_import_audits_recounts_and_one_event() {
+    fn a_valid_batch_writes_books_import_audits_counts_and_one_event() {
         let mut tx = MockTx::new();
         tx.catalog
             .expect_existing_authors()
@@ -289,9 +289,9 @@ mod tests {
             .times(1)
             .returning(|_| Ok(()));
         tx.catalog
-            .expect_recount_author()
+            .expect_add_to_author_counts()
             .times(2)
-            .returning(|_| Ok(()));
+            .returning(|_, _, _| Ok(()));
         tx.outbox
             .expect_append_event()
             .withf(|e| {

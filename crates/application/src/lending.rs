@@ -214,16 +214,20 @@ mod tests {
             .withf(move |e| e.len() == 1 && e[0].action == action)
             .times(1)
             .returning(|_| Ok(()));
+        // A borrow takes a copy off the shelf and counts a loan; a return
+        // puts it back and counts the return.
+        let borrowing = action == AuditAction::Borrowed;
+        let (available, borrowed, returned) = if borrowing { (-1, 1, 0) } else { (1, 0, 1) };
         tx.catalog
-            .expect_recount_author()
-            .with(eq(3))
+            .expect_add_to_author_counts()
+            .with(eq(3), eq(0), eq(available))
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _, _| Ok(()));
         tx.accounts
-            .expect_recount_member_loans()
-            .with(eq(member))
+            .expect_add_to_member_loans()
+            .with(eq(member), eq(borrowed), eq(returned))
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _, _| Ok(()));
         tx.outbox
             .expect_append_event()
             .withf(move |e| {

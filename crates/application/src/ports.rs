@@ -19,7 +19,12 @@ use libris_domain::webhooks::{
 };
 use uuid::Uuid;
 
+use crate::campaigns::model::{Campaign, CampaignActivity, CampaignMessage, OutgoingMessage};
 use crate::pagination::{Page, Paged};
+use libris_domain::campaigns::{
+    CampaignFilter, CampaignId, CampaignSpec, CampaignStatus, MessageCounts, MessageId,
+    MessageStatus,
+};
 
 /// The user a request acts for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,18 +102,53 @@ pub trait TokenCodec: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUser {
     pub username: String,
+    /// Empty: the member has no email.
     pub email: String,
-    pub password_hash: String,
+    /// `None`: the member has no password and cannot sign in.
+    pub password_hash: Option<String>,
     pub is_admin: bool,
     pub at: DateTime<Utc>,
 }
 
-/// Profile fields a member may change; `None` leaves a field as it is.
+/// A user's own fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChanges {
+    pub username: Option<String>,
+    /// Empty: none.
+    pub email: Option<String>,
+    /// `Some(None)` removes the password: the member can no longer sign in.
+    pub password_hash: Option<Option<String>>,
+    pub is_admin: Option<bool>,
+}
+
+impl UserChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Profile fields to change; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProfileChanges {
     pub bio: Option<String>,
+    /// The store writes the operator code derived from it
+    /// (`libris_domain::members::operator_code`) with it.
     pub phone: Option<String>,
     pub subscribed_to_notifications: Option<bool>,
+    /// An IANA name.
+    pub timezone: Option<String>,
+    /// Replaces every tag of the member: lowercase and distinct.
+    pub tags: Option<Vec<String>>,
+}
+
+/// Which members a directory list holds; every filter given must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberFilter {
+    /// Members with this tag (lowercase).
+    pub tag: Option<String>,
+    pub operator_code: Option<String>,
+    /// Case-insensitive substring of the username or the email.
+    pub q: Option<String>,
 }
 
 /// An author to insert or the new values of one.
@@ -131,7 +171,9 @@ pub struct BookFields {
 pub struct BookFilter {
     pub author_id: Option<AuthorId>,
     pub available: Option<bool>,
-    /// Case-insensitive substring of the title, the author's name or the ISBN.
+    /// Full-text search (docs/search.md): every word must start a word of
+    /// the title, the author's name or the ISBN, ignoring case and accents;
+    /// best match first. Blank is no search; no letter or digit finds none.
     pub q: Option<String>,
 }
 
@@ -320,32 +362,71 @@ pub trait Tx {
     fn outbox(&mut self) -> &mut dyn Outbox;
     /// [`Notifications`] in this transaction.
     fn notifications(&mut self) -> &mut dyn Notifications;
+    /// [`Campaigns`] in this transaction.
+    fn campaigns(&mut self) -> &mut dyn Campaigns;
+    /// [`Settings`] in this transaction.
+    fn settings(&mut self) -> &mut dyn Settings;
 }
 
 /// Members, their profiles and their bearer tokens.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait Accounts {
-    /// `UniqueViolation` when the username is taken.
+    /// `UniqueViolation` when the username is taken, or the email (compared
+    /// case-insensitively) is another user's.
     fn insert_user(&mut self, user: &NewUser) -> Result<User, StoreError>;
-    /// `UniqueViolation` when the user has a profile already;
+    /// Writes the profile with its tags and the operator code derived from
+    /// its phone. `UniqueViolation` when the user has a profile already;
     /// `ForeignKeyViolation` when the user does not exist.
     fn insert_profile(&mut self, user_id: UserId, profile: &Profile) -> Result<(), StoreError>;
-    /// The user with their profile.
+    /// The user with their profile. In a write transaction the user's row is
+    /// held until it ends (a borrow by them, a change or a delete of them
+    /// waits), so what is checked on it still holds at commit.
     fn account(&mut self, user_id: UserId) -> Result<Option<Account>, StoreError>;
     /// Whether a user has this username.
     fn username_exists(&mut self, username: &str) -> Result<bool, StoreError>;
-    /// The user and their password hash.
-    fn credentials(&mut self, username: &str) -> Result<Option<(User, String)>, StoreError>;
+    /// Whether a user other than `except` has this email, compared
+    /// case-insensitively; an empty email is never taken.
+    fn email_taken(&mut self, email: &str, except: Option<UserId>) -> Result<bool, StoreError>;
+    /// The user and their password hash; `None` for the hash of a member
+    /// without a password.
+    fn credentials(&mut self, username: &str)
+        -> Result<Option<(User, Option<String>)>, StoreError>;
+    /// Writes the fields `changes` gives; no field given is no write.
+    /// `UniqueViolation` when the username or the email is another user's.
+    fn update_user(&mut self, user_id: UserId, changes: &UserChanges) -> Result<(), StoreError>;
+    /// Every admin's id, ascending. In a write transaction their rows are
+    /// held until it ends, so "another admin remains" still holds at commit;
+    /// a use case takes them before it reads the member it changes (the
+    /// order every such writer locks in).
+    fn admin_ids(&mut self) -> Result<Vec<UserId>, StoreError>;
+    /// Whether the member has a loan not returned.
+    fn has_open_loans(&mut self, user_id: UserId) -> Result<bool, StoreError>;
+    /// Deletes the user with their profile, tags, tokens and webhooks (with
+    /// their deliveries). Their loans, audit entries, events and attempt
+    /// logs stay, with the member's id and username.
+    fn delete_user(&mut self, user_id: UserId) -> Result<(), StoreError>;
+    /// Revokes every token of the user; answers how many.
+    fn delete_tokens(&mut self, user_id: UserId) -> Result<usize, StoreError>;
     /// Writes the fields `changes` gives; no field given is no write.
     fn update_profile(
         &mut self,
         user_id: UserId,
         changes: &ProfileChanges,
     ) -> Result<(), StoreError>;
-    /// Sets `books_borrowed` / `books_returned` from the member's loans.
-    fn recount_member_loans(&mut self, user_id: UserId) -> Result<(), StoreError>;
+    /// Adds to `books_borrowed` / `books_returned`, relative to the committed
+    /// values: concurrent additions all count.
+    fn add_to_member_loans(
+        &mut self,
+        user_id: UserId,
+        borrowed: i64,
+        returned: i64,
+    ) -> Result<(), StoreError>;
     /// Newest first.
-    fn list_accounts(&mut self, page: Page) -> Result<Paged<Account>, StoreError>;
+    fn list_accounts(
+        &mut self,
+        filter: &MemberFilter,
+        page: Page,
+    ) -> Result<Paged<Account>, StoreError>;
     /// Stores a token's digest for the user. `UniqueViolation` when the digest
     /// is stored already; `ForeignKeyViolation` when the user does not exist.
     fn insert_token(
@@ -384,9 +465,15 @@ pub trait Catalog {
     fn list_authors(&mut self, page: Page) -> Result<Paged<Author>, StoreError>;
     /// How many books the author has.
     fn count_books_by(&mut self, author_id: AuthorId) -> Result<i64, StoreError>;
-    /// Sets the author's `total_books` and `available_books` from their books
-    /// as committed, so the counts are true whatever happened before.
-    fn recount_author(&mut self, id: AuthorId) -> Result<(), StoreError>;
+    /// Adds to the author's `total_books` and `available_books`, relative to
+    /// the committed values: concurrent additions all count. Callers touching
+    /// several authors in one transaction go by ascending id.
+    fn add_to_author_counts(
+        &mut self,
+        id: AuthorId,
+        total: i64,
+        available: i64,
+    ) -> Result<(), StoreError>;
     /// `UniqueViolation` when the ISBN is taken; `ForeignKeyViolation` when
     /// the author does not exist.
     fn insert_book(&mut self, fields: &BookFields, at: DateTime<Utc>) -> Result<Book, StoreError>;
@@ -695,6 +782,183 @@ pub trait Notifications {
     ) -> Result<Paged<Notification>, StoreError>;
 }
 
+/// SMS campaigns and their messages, the "sms" channel's queue.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Campaigns {
+    /// Inserts a campaign with no messages; answers it.
+    fn insert_campaign(
+        &mut self,
+        spec: &CampaignSpec,
+        status: CampaignStatus,
+        at: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError>;
+    /// The campaign with its counts. In a write transaction the row is held
+    /// until the transaction ends (a second writer waits, then reads what
+    /// the first committed).
+    fn campaign(&mut self, id: CampaignId) -> Result<Option<Campaign>, StoreError>;
+    /// Writes text, period, filter and window; answers the campaign.
+    fn update_campaign(
+        &mut self,
+        id: CampaignId,
+        spec: &CampaignSpec,
+        at: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError>;
+    /// Deletes the campaign and its messages.
+    fn delete_campaign(&mut self, id: CampaignId) -> Result<(), StoreError>;
+    /// Newest first.
+    fn list_campaigns(&mut self, page: Page) -> Result<Paged<Campaign>, StoreError>;
+    /// Sets the status to `to` only if it is `from`; answers whether it did.
+    /// Of transactions doing this at once on one campaign, exactly one does.
+    fn set_campaign_status(
+        &mut self,
+        id: CampaignId,
+        from: CampaignStatus,
+        to: CampaignStatus,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Up to `limit` scheduled campaigns whose `start_at` has come, earliest
+    /// first.
+    fn campaigns_to_start(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<CampaignId>, StoreError>;
+    /// Up to `limit` running campaigns past their `end_at` or with no
+    /// pending message.
+    fn campaigns_to_finish(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<CampaignId>, StoreError>;
+    /// Queues one pending message, due at `at`, to every member the filter
+    /// selects (subscribed, with an operator code, matching it), copying
+    /// their id, username, phone and time zone: one statement, the audience
+    /// never read into memory. A member who has a message of this campaign
+    /// already is skipped (unique per campaign and member). Answers how many
+    /// were queued.
+    fn queue_recipients(
+        &mut self,
+        id: CampaignId,
+        filter: &CampaignFilter,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// The campaign's pending messages that no live lease holds become
+    /// `status` (expired, cancelled), in one statement; answers how many.
+    fn close_pending_messages(
+        &mut self,
+        id: CampaignId,
+        status: MessageStatus,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// The campaign's pending messages that wait for their window (or for
+    /// `end_at`) become due at `now`, to be decided again.
+    fn wake_waiting_messages(
+        &mut self,
+        id: CampaignId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// Deletes the member's pending messages (when the member is deleted);
+    /// sent, failed, expired and cancelled ones stay. Answers how many.
+    fn delete_pending_messages_of(&mut self, user_id: UserId) -> Result<u64, StoreError>;
+    /// The campaign's messages, newest first.
+    fn list_messages(
+        &mut self,
+        id: CampaignId,
+        status: Option<MessageStatus>,
+        page: Page,
+    ) -> Result<Paged<CampaignMessage>, StoreError>;
+    /// Every campaign's messages counted by status.
+    fn message_totals(&mut self) -> Result<MessageCounts, StoreError>;
+    /// Messages whose status last changed in `[since, until)`, by campaign
+    /// and status, campaigns in id order.
+    fn activity_between(
+        &mut self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<CampaignActivity>, StoreError>;
+    /// Up to `limit` pending messages due at `now` and not leased, whose
+    /// target (the member's id) is not in `exclude`, oldest due first. The
+    /// rows stay claimed by this transaction until it ends: a concurrent
+    /// claimer skips them, so concurrent claimers see disjoint sets.
+    fn due_messages(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: i64,
+        exclude: &[String],
+    ) -> Result<Vec<(MessageId, String)>, StoreError>;
+    /// These messages, if still pending, with their campaign as it is now.
+    fn messages_to_send(&mut self, ids: &[MessageId]) -> Result<Vec<OutgoingMessage>, StoreError>;
+    /// Leases these messages until `until`.
+    fn lease_messages(&mut self, ids: &[MessageId], until: DateTime<Utc>)
+        -> Result<(), StoreError>;
+    /// Puts a pending message off until `until` without an attempt: it
+    /// waits for its member's window.
+    fn defer_message(
+        &mut self,
+        id: MessageId,
+        until: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Closes a pending message without an attempt (expired, cancelled).
+    fn close_message(
+        &mut self,
+        id: MessageId,
+        status: MessageStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Writes an attempt's outcome (`dead` as `failed`), releases the lease,
+    /// sets `sent_at` when it was sent.
+    fn save_message(
+        &mut self,
+        id: MessageId,
+        progress: &Progress,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Those of these messages still pending whose campaign was cancelled
+    /// meanwhile become cancelled; answers how many.
+    fn cancel_if_campaign_cancelled(
+        &mut self,
+        ids: &[MessageId],
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// Queues the daily statistics email on the email channel under `key`,
+    /// unless an email with that key exists (one per day and address,
+    /// whichever instance gets there first); answers whether it did.
+    fn queue_statistics_email(
+        &mut self,
+        key: &str,
+        email: &Email,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Which of these statistics keys have an email queued already.
+    fn statistics_emails_queued(&mut self, keys: &[String]) -> Result<Vec<String>, StoreError>;
+    /// How many messages are pending and due at `now`, and the earliest due
+    /// time among them.
+    fn due_message_backlog(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, Option<DateTime<Utc>>), StoreError>;
+}
+
+/// Settings changed at runtime; a key without a value falls back to the
+/// environment (the application knows the defaults).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Settings {
+    /// Every stored setting, by key.
+    fn stored_settings(&mut self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Stores `value` under `key`; `None` removes the key.
+    #[allow(
+        clippy::needless_lifetimes,
+        reason = "mockall cannot mock an elided lifetime inside an Option"
+    )]
+    fn put_setting<'a>(
+        &mut self,
+        key: &str,
+        value: Option<&'a str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
 /// A [`Tx`] of mocks, one per aggregate: `tx.catalog.expect_book()`.
 #[cfg(any(test, feature = "mock"))]
 #[derive(Default)]
@@ -708,6 +972,8 @@ pub struct MockTx {
     pub audit: MockAuditLog,
     pub outbox: MockOutbox,
     pub notifications: MockNotifications,
+    pub campaigns: MockCampaigns,
+    pub settings: MockSettings,
 }
 
 #[cfg(any(test, feature = "mock"))]
@@ -745,6 +1011,12 @@ impl Tx for MockTx {
     }
     fn notifications(&mut self) -> &mut dyn Notifications {
         &mut self.notifications
+    }
+    fn campaigns(&mut self) -> &mut dyn Campaigns {
+        &mut self.campaigns
+    }
+    fn settings(&mut self) -> &mut dyn Settings {
+        &mut self.settings
     }
 }
 

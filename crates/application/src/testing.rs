@@ -91,6 +91,7 @@ pub fn user(id: i64, username: &str, is_admin: bool) -> User {
         username: username.into(),
         email: format!("{username}@example.com"),
         is_admin,
+        has_password: true,
         created_at: at(0),
     }
 }

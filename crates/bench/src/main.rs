@@ -4,8 +4,10 @@
 
 mod abuse;
 mod brokers;
+mod campaigns;
 mod import;
 mod receiver;
+mod search;
 mod server;
 mod stats;
 mod webhooks;
@@ -22,6 +24,12 @@ async fn main() {
     if selected("abuse") {
         abuse::run().await;
     }
+    if selected("search") {
+        search::run().await;
+    }
+    if selected("campaigns") {
+        campaigns::run().await;
+    }
     webhooks::run().await;
     if selected("brokers") {
         brokers::run().await;
@@ -29,8 +37,8 @@ async fn main() {
 }
 
 /// Whether a scenario runs: all by default, or those named in `LIBRIS_BENCH`
-/// (comma-separated: import, abuse, throughput, latency, fanout, isolation,
-/// brokers).
+/// (comma-separated: import, abuse, search, throughput, latency, fanout, isolation,
+/// brokers, campaigns).
 fn selected(scenario: &str) -> bool {
     std::env::var("LIBRIS_BENCH").map_or(true, |only| only.split(',').any(|s| s.trim() == scenario))
 }

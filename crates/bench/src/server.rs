@@ -61,6 +61,11 @@ impl Server {
         panic!("the server did not become ready within 30 s");
     }
 
+    /// The server's SQLite file, for scenarios that seed it directly.
+    pub fn database(&self) -> &std::path::Path {
+        &self.database
+    }
+
     /// Peak resident memory so far, in MiB (VmHWM).
     pub fn peak_rss_mib(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))

@@ -11,6 +11,9 @@ pub struct User {
     pub username: String,
     pub email: String,
     pub is_admin: bool,
+    /// Whether the user can sign in: a member an admin created without a
+    /// password cannot.
+    pub has_password: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -19,7 +22,17 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Profile {
     pub bio: String,
+    /// As stored: `7XXXXXXXXXX`, empty, or a phone stored before that rule
+    /// (see [`crate::members::Phone`]).
     pub phone: String,
+    /// Derived from `phone` whenever it is written (read-only to clients):
+    /// the three digits after the 7, `None` for no phone or one that does
+    /// not fit the rule.
+    pub operator_code: Option<String>,
+    /// Lowercase, distinct, in alphabetical order.
+    pub tags: Vec<String>,
+    /// An IANA name.
+    pub timezone: String,
     pub books_borrowed: i64,
     pub books_returned: i64,
     pub subscribed_to_notifications: bool,
@@ -30,6 +43,9 @@ impl Default for Profile {
         Self {
             bio: String::new(),
             phone: String::new(),
+            operator_code: None,
+            tags: Vec::new(),
+            timezone: crate::members::TimeZoneName::DEFAULT.to_owned(),
             books_borrowed: 0,
             books_returned: 0,
             subscribed_to_notifications: true,

@@ -15,8 +15,11 @@ use crate::catalog::{AuthorSnapshot, BookSnapshot};
 use crate::lending::LoanSnapshot;
 use crate::FieldError;
 
-/// The names Libris itself emits; custom events may not reuse them.
-pub const BUILT_IN_EVENTS: [&str; 12] = [
+/// The families of [`BUILT_IN_EVENTS`]; custom events may not use them.
+pub const BUILT_IN_FAMILIES: [&str; 6] = ["book", "books", "author", "user", "webhook", "campaign"];
+
+/// The names Libris itself emits.
+pub const BUILT_IN_EVENTS: [&str; 20] = [
     "book.created",
     "book.updated",
     "book.deleted",
@@ -27,8 +30,16 @@ pub const BUILT_IN_EVENTS: [&str; 12] = [
     "author.updated",
     "author.deleted",
     "user.created",
+    "user.updated",
+    "user.deleted",
     "webhook.test",
     "webhook.disabled",
+    "campaign.created",
+    "campaign.updated",
+    "campaign.deleted",
+    "campaign.started",
+    "campaign.finished",
+    "campaign.cancelled",
 ];
 
 /// A field's value before and after an update.
@@ -68,6 +79,20 @@ pub enum DomainEvent {
         email: String,
         is_admin: bool,
     },
+    /// A member changed, by an admin or by themselves. `changes` names each
+    /// attribute that changed (`{field: [old, new]}`); a password is never
+    /// shown, only that it changed.
+    UserUpdated {
+        id: UserId,
+        username: String,
+        email: String,
+        is_admin: bool,
+        changes: Changes,
+    },
+    UserDeleted {
+        id: UserId,
+        username: String,
+    },
     WebhookTest {
         webhook_id: Uuid,
     },
@@ -94,11 +119,24 @@ impl DomainEvent {
         }
     }
 
+    /// `user.updated` of `user` as it is now.
+    pub fn user_updated(user: &User, changes: Changes) -> Self {
+        Self::UserUpdated {
+            id: user.id,
+            username: user.username.clone(),
+            email: user.email.clone(),
+            is_admin: user.is_admin,
+            changes,
+        }
+    }
+
     /// The member this event is about (a member's own webhooks receive only
-    /// these): the borrower of a loan, the user a custom event names.
+    /// these): the borrower of a loan, the member changed or deleted, the
+    /// user a custom event names.
     pub fn about(&self) -> Option<UserId> {
         match self {
             Self::BookBorrowed { user, .. } | Self::BookReturned { user, .. } => Some(user.id),
+            Self::UserUpdated { id, .. } | Self::UserDeleted { id, .. } => Some(*id),
             Self::Custom { about, .. } => *about,
             _ => None,
         }
@@ -117,6 +155,8 @@ impl DomainEvent {
             Self::AuthorUpdated(_) => "author.updated",
             Self::AuthorDeleted(_) => "author.deleted",
             Self::UserCreated { .. } => "user.created",
+            Self::UserUpdated { .. } => "user.updated",
+            Self::UserDeleted { .. } => "user.deleted",
             Self::WebhookTest { .. } => "webhook.test",
             Self::WebhookDisabled { .. } => "webhook.disabled",
             Self::Custom { name, .. } => name.as_str(),
@@ -157,6 +197,20 @@ impl DomainEvent {
                 email,
                 is_admin,
             } => json!({ "id": id, "username": username, "email": email, "is_admin": is_admin }),
+            Self::UserUpdated {
+                id,
+                username,
+                email,
+                is_admin,
+                changes,
+            } => json!({
+                "id": id,
+                "username": username,
+                "email": email,
+                "is_admin": is_admin,
+                "changes": changes,
+            }),
+            Self::UserDeleted { id, username } => json!({ "id": id, "username": username }),
             Self::WebhookTest { webhook_id } => json!({ "webhook_id": webhook_id }),
             Self::WebhookDisabled {
                 webhook_id,
@@ -206,10 +260,15 @@ impl CustomEventName {
                 "must be `family.action` in lowercase letters, digits and underscores",
             ));
         }
-        if BUILT_IN_EVENTS.contains(&raw) {
+        // A whole family is reserved, not only today's names: a custom
+        // `book.archived` would collide with the day Libris emits one.
+        if raw
+            .split_once('.')
+            .is_some_and(|(family, _)| BUILT_IN_FAMILIES.contains(&family))
+        {
             return Err(FieldError::new(
                 "event",
-                "is a built-in event name and cannot be posted",
+                "is in a built-in event family (book, books, author, user, webhook, campaign) and cannot be posted",
             ));
         }
         Ok(Self(raw.to_owned()))
@@ -346,8 +405,57 @@ mod tests {
     }
 
     #[test]
+    fn user_updated_and_deleted_are_about_the_member() {
+        let mut changes = Changes::new();
+        changes.insert("tags", (json!([]), json!(["vip"])));
+        let updated = DomainEvent::UserUpdated {
+            id: 4,
+            username: "ann".into(),
+            email: "ann@example.com".into(),
+            is_admin: false,
+            changes,
+        };
+        assert_eq!(updated.name(), "user.updated");
+        assert_eq!(updated.about(), Some(4));
+        assert_eq!(
+            updated.data(),
+            json!({"id": 4, "username": "ann", "email": "ann@example.com", "is_admin": false,
+                   "changes": {"tags": [[], ["vip"]]}})
+        );
+        let deleted = DomainEvent::UserDeleted {
+            id: 4,
+            username: "ann".into(),
+        };
+        assert_eq!(deleted.name(), "user.deleted");
+        assert_eq!(deleted.about(), Some(4));
+        assert_eq!(deleted.data(), json!({"id": 4, "username": "ann"}));
+        assert!(CustomEventName::parse("user.updated").is_err());
+        assert!(CustomEventName::parse("user.deleted").is_err());
+    }
+
+    #[test]
+    fn every_built_in_event_is_in_a_built_in_family() {
+        for name in BUILT_IN_EVENTS {
+            let family = name.split_once('.').map(|(f, _)| f);
+            assert!(
+                family.is_some_and(|f| BUILT_IN_FAMILIES.contains(&f)),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn custom_names_are_family_action_and_not_built_in() {
         assert!(CustomEventName::parse("member.greeted").is_ok());
+        assert!(CustomEventName::parse("bookclub.met").is_ok());
+        for reserved in [
+            "book.archived",
+            "books.exported",
+            "campaign.paused",
+            "webhook.x",
+        ] {
+            assert!(CustomEventName::parse(reserved).is_err(), "{reserved}");
+        }
         for bad in [
             "member",
             "Member.greeted",

@@ -8,13 +8,16 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod campaigns;
 pub mod catalog;
 pub mod delivery;
 pub mod events;
 pub mod inbound;
 pub mod lending;
+pub mod members;
 pub mod notifications;
 pub mod payload;
+pub mod search;
 pub mod secret_url;
 pub mod validation;
 pub mod values;

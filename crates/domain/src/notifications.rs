@@ -24,16 +24,25 @@ pub enum NotificationKind {
     LoanReminder,
     /// A loan is past due.
     OverdueNotice,
+    /// The SMS campaigns' statistics of the last day, to an address of the
+    /// `stats_emails` setting.
+    DailyStatistics,
 }
 
 impl NotificationKind {
-    pub const ALL: [Self; 3] = [Self::Event, Self::LoanReminder, Self::OverdueNotice];
+    pub const ALL: [Self; 4] = [
+        Self::Event,
+        Self::LoanReminder,
+        Self::OverdueNotice,
+        Self::DailyStatistics,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Event => "event",
             Self::LoanReminder => "loan_reminder",
             Self::OverdueNotice => "overdue_notice",
+            Self::DailyStatistics => "daily_statistics",
         }
     }
 

@@ -178,32 +178,7 @@ impl Email {
     }
 }
 
-string_value!(
-    /// A phone number: empty (none), or `+` and 7 to 15 digits; spaces,
-    /// hyphens and parentheses are dropped.
-    Phone
-);
-
-impl Phone {
-    pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let compact: String = raw
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
-            .collect();
-        if compact.is_empty() {
-            return Ok(Self(compact));
-        }
-        let digits = compact.strip_prefix('+').unwrap_or(&compact);
-        if (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(compact))
-        } else {
-            Err(FieldError::new(
-                "phone",
-                "must be 7 to 15 digits, optionally starting with +",
-            ))
-        }
-    }
-}
+// A member's phone is `crate::members::Phone`: the SMS gateway's form.
 
 /// A free text (a biography) of at most `MAX_CHARS`; may be empty.
 pub fn parse_bio(raw: &str) -> Result<String, FieldError> {
@@ -335,7 +310,7 @@ mod tests {
             let _ = Email::parse(input);
             let _ = BookTitle::parse(input);
             let _ = AuthorName::parse(input);
-            let _ = Phone::parse(input);
+            let _ = crate::members::Phone::parse(input);
             let _ = Password::parse(input);
             let _ = parse_bio(input);
         }
@@ -373,12 +348,6 @@ mod tests {
         }
         assert!(Password::parse("short").is_err());
         assert!(Password::parse("long enough").is_ok());
-        assert_eq!(
-            Phone::parse("+1 (555) 010-9999").unwrap().as_str(),
-            "+15550109999"
-        );
-        assert_eq!(Phone::parse("").unwrap().as_str(), "");
-        assert!(Phone::parse("12ab567").is_err());
         assert!(parse_bio(&"x".repeat(2001)).is_err());
         assert_eq!(
             format!("{:?}", Password::parse("secret-pass").unwrap()),

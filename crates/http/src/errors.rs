@@ -12,10 +12,12 @@ use libris_application::access::NotAnAdmin;
 use libris_application::accounts::{LoginError, MeError, RegisterError};
 use libris_application::authors::AuthorError;
 use libris_application::books::BookError;
+use libris_application::campaigns::CampaignError;
 use libris_application::event_log::CustomEventError;
 use libris_application::imports::ImportError;
 use libris_application::lending::LendingError;
 use libris_application::login_throttle::Throttled;
+use libris_application::members::MemberError;
 use libris_application::webhooks::delivery::RedeliverError;
 use libris_application::webhooks::inbound::ReceiveError;
 use libris_application::webhooks::subscriptions::WebhookError;
@@ -181,11 +183,36 @@ impl From<NotAnAdmin> for ApiError {
 impl From<RegisterError> for ApiError {
     fn from(error: RegisterError) -> Self {
         match error {
-            RegisterError::UsernameTaken => {
-                Self::conflict("a user with this username already exists")
-                    .with_details(vec![FieldError::new("username", "is already taken")])
-            }
+            RegisterError::UsernameTaken => username_taken(),
+            RegisterError::EmailTaken => email_taken(),
             RegisterError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn username_taken() -> ApiError {
+    ApiError::conflict("a user with this username already exists")
+        .with_details(vec![FieldError::new("username", "is already taken")])
+}
+
+fn email_taken() -> ApiError {
+    ApiError::conflict("another member has this email")
+        .with_details(vec![FieldError::new("email", "is already taken")])
+}
+
+impl From<MemberError> for ApiError {
+    fn from(error: MemberError) -> Self {
+        match error {
+            MemberError::NotFound => Self::not_found("member"),
+            MemberError::UsernameTaken => username_taken(),
+            MemberError::EmailTaken => email_taken(),
+            MemberError::LastAdmin => {
+                Self::conflict("this is the last admin: make another member an admin first")
+            }
+            MemberError::OpenLoans => {
+                Self::conflict("the member has a book on loan: it must be returned first")
+            }
+            MemberError::Store(e) => e.into(),
         }
     }
 }
@@ -243,6 +270,17 @@ impl From<BookError> for ApiError {
             BookError::Invalid(errors) => errors.into(),
             BookError::OnLoan => Self::conflict("the book is on loan"),
             BookError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CampaignError> for ApiError {
+    fn from(error: CampaignError) -> Self {
+        match error {
+            CampaignError::NotFound => Self::not_found("campaign"),
+            CampaignError::Invalid(errors) => errors.into(),
+            CampaignError::Conflict(conflict) => Self::conflict(conflict.to_string()),
+            CampaignError::Store(e) => e.into(),
         }
     }
 }

@@ -22,8 +22,8 @@ use uuid::Uuid;
 use crate::errors::ApiError;
 use crate::page_headers::page_headers;
 use crate::routes::{
-    accounts, audit, authors, books, events, health, imports, inbound, lending, notifications,
-    webhooks,
+    accounts, audit, authors, books, campaigns, events, health, imports, inbound, lending,
+    notifications, settings, webhooks,
 };
 
 /// Where the document is served.
@@ -47,6 +47,9 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         health::readyz,
         accounts::register,
         accounts::list_users,
+        accounts::get_user,
+        accounts::update_user,
+        accounts::delete_user,
         accounts::me,
         accounts::update_me,
         accounts::issue_token,
@@ -85,9 +88,21 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         inbound::receive,
         inbound::list,
         notifications::list,
+        campaigns::list,
+        campaigns::create,
+        campaigns::statistics,
+        campaigns::get,
+        campaigns::update,
+        campaigns::delete,
+        campaigns::cancel,
+        campaigns::campaign_statistics,
+        campaigns::messages,
+        settings::get,
+        settings::update,
     ),
     tags(
-        (name = "accounts", description = "Registration, tokens and the caller's profile"),
+        (name = "accounts", description = "Registration, tokens, the caller's profile and the \
+            admins' member directory"),
         (name = "catalog", description = "Authors and books"),
         (name = "lending", description = "Borrowing, returning and loans"),
         (name = "imports", description = "Bulk imports of books"),
@@ -95,6 +110,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         (name = "events", description = "The event log and custom events"),
         (name = "webhooks", description = "Subscriptions, deliveries and attempts"),
         (name = "notifications", description = "Emails to admins and members"),
+        (name = "campaigns", description = "SMS campaigns to members, their statistics, and the runtime settings"),
         (name = "operations", description = "Health probes"),
     )
 )]

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use libris_application::campaigns::settings::SettingsRules;
 use libris_application::engine::Engine;
 use libris_application::lending::LoanPolicy;
 use libris_application::login_throttle::LoginThrottle;
@@ -39,4 +40,7 @@ pub struct AppState {
     /// The bearer token a scraper may read `/metrics` with (admins always
     /// may).
     pub metrics_token: Option<String>,
+    /// `/api/settings/`: the environment's defaults and the SMS gateway
+    /// adapter's check of a URL.
+    pub settings: SettingsRules,
 }

@@ -121,6 +121,9 @@ pub struct ChannelArgs {
 
     #[command(flatten)]
     pub email: EmailArgs,
+
+    #[command(flatten)]
+    pub sms: SmsArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -136,7 +139,8 @@ pub enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Run the delivery workers only (fan-out and send), no API.
-    Worker(ChannelArgs),
+    /// Boxed: the other commands are small.
+    Worker(Box<ChannelArgs>),
     /// Manage users.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -318,6 +322,66 @@ pub struct EmailArgs {
     /// (default: the webhook default).
     #[arg(long, env = "LIBRIS_EMAIL_RETRY_SCHEDULE", value_parser = parse_schedule)]
     pub email_retry_schedule: Option<Schedule>,
+}
+
+/// SMS campaign settings (docs/campaigns.md). The gateway and the daily
+/// statistics are settable at runtime in `/api/settings/`; these are the
+/// values until an admin sets them.
+#[derive(Debug, Clone, Args)]
+pub struct SmsArgs {
+    /// The SMS gateway's API base: messages go to `{url}/send/{id}`.
+    /// Default: none, messages wait (or `sms_url` in `/api/settings/`).
+    #[arg(long, env = "LIBRIS_SMS_URL", value_parser = parse_gateway_url)]
+    pub sms_url: Option<String>,
+
+    /// The gateway's bearer token; never logged or shown.
+    #[arg(long, env = "LIBRIS_SMS_TOKEN", hide_env_values = true)]
+    pub sms_token: Option<String>,
+
+    /// Delays between attempts of one message, e.g. `6m,6m`; attempts = 1 +
+    /// delays (default: nine delays of 6m).
+    #[arg(long, env = "LIBRIS_SMS_RETRY_SCHEDULE", value_parser = parse_schedule)]
+    pub sms_retry_schedule: Option<Schedule>,
+
+    /// How long one attempt at the gateway may take.
+    #[arg(long, env = "LIBRIS_SMS_TIMEOUT", default_value = "10s", value_parser = parse_nonzero_duration)]
+    pub sms_timeout: Duration,
+
+    /// Messages in flight to the gateway at once, in this process.
+    #[arg(long, env = "LIBRIS_SMS_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub sms_concurrency: u32,
+
+    /// SMS attempts started per second at most, in this process (0: as
+    /// fast as the gateway and the concurrency allow).
+    #[arg(long, env = "LIBRIS_SMS_RATE", default_value_t = 400)]
+    pub sms_rate: u32,
+
+    /// Who gets the daily campaign statistics email, comma-separated.
+    #[arg(long, env = "LIBRIS_STATS_EMAILS", value_delimiter = ',', value_parser = parse_email)]
+    pub stats_emails: Vec<String>,
+
+    /// When the daily statistics email goes out, `HH:MM` UTC (default 09:00).
+    #[arg(long, env = "LIBRIS_STATS_EMAIL_TIME", value_parser = parse_time_of_day)]
+    pub stats_email_time: Option<chrono::NaiveTime>,
+}
+
+/// The seed's service: ten attempts, six minutes apart.
+pub const SMS_RETRY_SCHEDULE: [Duration; 9] = [Duration::from_secs(6 * 60); 9];
+
+fn parse_gateway_url(raw: &str) -> Result<String, String> {
+    libris_sms::check_gateway_url(raw).map(|()| raw.trim().to_owned())
+}
+
+fn parse_email(raw: &str) -> Result<String, String> {
+    libris_domain::values::Email::parse(raw)
+        .map(libris_domain::values::Email::into_inner)
+        .map_err(|e| e.message)
+}
+
+fn parse_time_of_day(raw: &str) -> Result<chrono::NaiveTime, String> {
+    libris_domain::campaigns::TimeOfDay::parse(raw)
+        .map(libris_domain::campaigns::TimeOfDay::as_naive)
+        .map_err(str::to_owned)
 }
 
 /// A parsed retry schedule.

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod deliveries;
 pub mod destinations;
+pub mod sms;
 pub mod startup;
 pub mod telemetry;
 pub mod workers;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use anyhow::Context;
 use libris_application::accounts::{self, Registration};
+use libris_application::campaigns::settings::{SettingDefaults, SettingsRules};
+use libris_application::campaigns::{SmsQueue, SmsSender};
 use libris_application::engine::consumers::register;
 use libris_application::engine::{ChannelSettings, Consumer, Engine};
 use libris_application::lending::LoanPolicy;
@@ -30,9 +32,11 @@ use tokio::sync::Semaphore;
 
 use crate::clock::SystemClock;
 use crate::config::{
-    AdminAccount, ChannelArgs, Config, DatabaseArgs, EmailArgs, Schedule, WebhookArgs,
+    AdminAccount, ChannelArgs, Config, DatabaseArgs, EmailArgs, Schedule, SmsArgs, WebhookArgs,
+    SMS_RETRY_SCHEDULE,
 };
 use crate::destinations::{DestinationRules, Destinations};
+use crate::sms::GatewayAdapter;
 use crate::workers::{Wake, WorkerHandle, Workers};
 
 pub struct Application {
@@ -89,6 +93,10 @@ impl Application {
                 .map(|key| Arc::new(key) as Arc<dyn InboundVerifier>),
             metrics,
             metrics_token: config.serve.metrics_token.clone(),
+            settings: SettingsRules {
+                defaults: pipeline.campaign_settings.clone(),
+                check_gateway_url: libris_sms::check_gateway_url,
+            },
         };
         let settings = HttpSettings {
             max_body_bytes: config.serve.max_body_bytes,
@@ -163,6 +171,11 @@ pub struct Pipeline {
     pub webhooks: Arc<Engine<WebhookQueue>>,
     /// `None` without `LIBRIS_SMTP_URL`: emails are queued, not sent.
     pub email: Option<Arc<Engine<EmailQueue>>>,
+    /// Always runs: with no gateway URL set, its queue holds every message
+    /// back until one is (`/api/settings/` or `LIBRIS_SMS_URL`).
+    pub sms: Arc<Engine<SmsQueue>>,
+    /// The campaign settings' environment defaults.
+    pub campaign_settings: SettingDefaults,
     pub consumers: Vec<Arc<dyn Consumer>>,
 }
 
@@ -184,6 +197,13 @@ impl Pipeline {
             .as_deref()
             .map(|url| email_engine(Arc::clone(&store), url, &args.email))
             .transpose()?;
+        let campaign_settings = SettingDefaults {
+            sms_url: args.sms.sms_url.clone(),
+            sms_token: args.sms.sms_token.clone(),
+            stats_emails: args.sms.stats_emails.clone(),
+            stats_email_time: args.sms.stats_email_time,
+        };
+        let sms = sms_engine(Arc::clone(&store), &args.sms, &campaign_settings)?;
         let loan_mail = LoanMail {
             reminder_before: chrono::Duration::days(i64::from(args.email.loan_reminder_days)),
         };
@@ -191,6 +211,8 @@ impl Pipeline {
             store,
             webhooks: Arc::new(webhooks),
             email: email.map(Arc::new),
+            sms: Arc::new(sms),
+            campaign_settings,
             consumers: vec![Arc::new(WebhookFanOut), Arc::new(loan_mail)],
         })
     }
@@ -233,6 +255,8 @@ impl Pipeline {
             ),
         }
         workers
+            .channel(Arc::clone(&self.sms))
+            .campaigns(self.campaign_settings.clone())
     }
 }
 
@@ -293,6 +317,41 @@ fn email_engine(
         Arc::new(ThreadRandom),
         EmailQueue,
         Arc::new(channel),
+        settings,
+    ))
+}
+
+/// The gateway is one server: a few messages in flight at once
+/// (`LIBRIS_SMS_CONCURRENCY`), one at a time to each member. The lease
+/// outlasts an attempt, so only a dead worker's messages are sent again.
+fn sms_engine(
+    store: Arc<dyn Store>,
+    args: &SmsArgs,
+    defaults: &SettingDefaults,
+) -> anyhow::Result<Engine<SmsQueue>> {
+    let client = libris_sms::GatewayClient::new(args.sms_timeout).context("LIBRIS_SMS_TIMEOUT")?;
+    let retry = RetryPolicy {
+        delays: args
+            .sms_retry_schedule
+            .as_ref()
+            .map_or_else(|| SMS_RETRY_SCHEDULE.to_vec(), |s| s.0.clone()),
+        ..RetryPolicy::default()
+    };
+    let settings = ChannelSettings {
+        retry,
+        lease: args.sms_timeout + Duration::from_secs(5),
+        concurrency: args.sms_concurrency as usize,
+        per_target: 1,
+    };
+    Ok(Engine::new(
+        store,
+        Arc::new(SystemClock),
+        Arc::new(ThreadRandom),
+        SmsQueue {
+            clock: Arc::new(SystemClock),
+            defaults: defaults.clone(),
+        },
+        Arc::new(SmsSender(GatewayAdapter::new(client, args.sms_rate))),
         settings,
     ))
 }

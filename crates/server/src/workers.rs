@@ -8,7 +8,9 @@
 //! - one send loop per channel: claims what its free slots allow, skipping
 //!   targets at their bound, and sends each attempt on its own task;
 //! - one record loop per channel: writes finished attempts in batches, one
-//!   short transaction each.
+//!   short transaction each;
+//! - the campaigns' scheduler: starts and finishes campaigns by the clock and
+//!   queues the daily statistics email, one round per poll interval.
 //!
 //! The loops know channels only as [`Engine`]s: a new channel is one more
 //! [`Workers::channel`] call.
@@ -19,6 +21,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use libris_application::campaigns::scheduler;
+use libris_application::campaigns::settings::SettingDefaults;
 use libris_application::engine::{dispatch, Capacity, Consumer, Dispatched, Engine, Job, Queue};
 use libris_application::{Clock, Store, StoreError};
 use libris_domain::delivery::AttemptReport;
@@ -160,6 +164,34 @@ impl Workers {
             finished: Arc::new(Notify::new()),
         };
         self.loops.push(Box::pin(Arc::new(sender).run()));
+        self
+    }
+
+    /// Runs the campaigns' scheduler: a round every poll interval, so a
+    /// campaign starts within one of its `start_at` (on whichever instance
+    /// gets there first: the store decides who starts it).
+    pub fn campaigns(mut self, defaults: SettingDefaults) -> Self {
+        let (store, clock, poll) = (Arc::clone(&self.store), Arc::clone(&self.clock), self.poll);
+        let defaults = Arc::new(defaults);
+        self.loops.push(Box::pin(async move {
+            loop {
+                let (store, clock, defaults) =
+                    (Arc::clone(&store), Arc::clone(&clock), Arc::clone(&defaults));
+                match blocking(move || scheduler::tick(&*store, &*clock, &defaults)).await {
+                    Ok(done) if done.any() => tracing::debug!(
+                        started = done.started.len(),
+                        finished = done.finished.len(),
+                        statistics_emails = done.statistics_emails,
+                        "campaign scheduler round"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::error!(%error, "campaign scheduler round failed; retrying after the poll interval");
+                    }
+                }
+                tokio::time::sleep(poll).await;
+            }
+        }));
         self
     }
 

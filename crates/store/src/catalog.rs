@@ -10,13 +10,9 @@ use libris_domain::catalog::{Author, AuthorId, Book, BookId};
 use crate::connection::{columns, on_each_backend, AnyConnection, Db};
 use crate::error::IntoStore;
 use crate::schema::{authors, books};
+use crate::search::{self, Entry};
 use crate::time::{naive, utc};
 use crate::CHUNK;
-
-#[diesel::declare_sql_function]
-extern "SQL" {
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = authors)]
@@ -123,12 +119,25 @@ pub(crate) fn update_author(
     id: AuthorId,
     fields: &AuthorFields,
 ) -> Result<Author, StoreError> {
-    diesel::update(authors::table.find(id))
+    let old_name: Option<String> = authors::table
+        .find(id)
+        .select(authors::name)
+        .first(conn)
+        .optional()
+        .store()?;
+    let author = diesel::update(authors::table.find(id))
         .set((authors::name.eq(&fields.name), authors::bio.eq(&fields.bio)))
         .returning(columns::<AuthorRow>())
         .get_result::<AuthorRow>(conn)
         .map(Author::from)
-        .store()
+        .store()?;
+    // The author's words are in every one of their books' search entries: a
+    // new name rewrites them all (docs/search.md, "Renaming an author").
+    let words = libris_domain::search::index_words;
+    if old_name.is_some_and(|old| words(&old) != words(&author.name)) {
+        search::reindex_author(conn, id)?;
+    }
+    Ok(author)
 }
 
 pub(crate) fn delete_author(conn: &mut AnyConnection, id: AuthorId) -> Result<(), StoreError> {
@@ -167,22 +176,19 @@ pub(crate) fn count_books_by(
         .store()
 }
 
-pub(crate) fn recount_author(conn: &mut AnyConnection, id: AuthorId) -> Result<(), StoreError> {
-    // Under READ COMMITTED a concurrent transaction's new book is not in our
-    // count; waiting for the author's row lock first makes the counts below
-    // see every committed change.
-    hold_authors(conn, &[id])?;
-    let of_author = books::table.filter(books::author_id.eq(id));
-    let total: i64 = of_author.count().get_result(conn).store()?;
-    let available: i64 = of_author
-        .filter(books::available.eq(true))
-        .count()
-        .get_result(conn)
-        .store()?;
+/// One UPDATE relative to the row as committed: on PostgreSQL it waits for
+/// a concurrent writer of the same author and then adds to that writer's
+/// result, so no addition is lost; SQLite has one writer at a time.
+pub(crate) fn add_to_author_counts(
+    conn: &mut AnyConnection,
+    id: AuthorId,
+    total: i64,
+    available: i64,
+) -> Result<(), StoreError> {
     diesel::update(authors::table.find(id))
         .set((
-            authors::total_books.eq(total),
-            authors::available_books.eq(available),
+            authors::total_books.eq(authors::total_books + total),
+            authors::available_books.eq(authors::available_books + available),
         ))
         .execute(conn)
         .store()?;
@@ -239,7 +245,19 @@ pub(crate) fn insert_book(
         .returning(books::id)
         .get_result(conn)
         .store()?;
-    expect_book(conn, id)
+    let book = expect_book(conn, id)?;
+    search::index_new(conn, &[entry(&book)])?;
+    Ok(book)
+}
+
+/// What search indexes of a book.
+fn entry(book: &Book) -> Entry<'_> {
+    Entry {
+        id: book.id,
+        title: &book.title,
+        author_name: &book.author_name,
+        isbn: book.isbn.as_deref(),
+    }
 }
 
 /// A book the caller just wrote.
@@ -269,14 +287,16 @@ pub(crate) fn update_book(
         .set(BookChangeset::new(fields, at))
         .execute(conn)
         .store()?;
-    expect_book(conn, id)
+    let book = expect_book(conn, id)?;
+    search::reindex(conn, &[entry(&book)])?;
+    Ok(book)
 }
 
 pub(crate) fn delete_book(conn: &mut AnyConnection, id: BookId) -> Result<(), StoreError> {
     diesel::delete(books::table.find(id))
         .execute(conn)
         .store()?;
-    Ok(())
+    search::unindex(conn, id)
 }
 
 type BookQuery<'a> = IntoBoxed<'a, InnerJoin<books::table, authors::table>, Db>;
@@ -289,41 +309,7 @@ fn filtered(filter: &BookFilter) -> BookQuery<'_> {
     if let Some(available) = filter.available {
         query = query.filter(books::available.eq(available));
     }
-    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        // Case-insensitive through `lower` on both sides rather than ILIKE,
-        // which SQLite lacks: one expression serves both backends.
-        let pattern = containing(&q.to_lowercase());
-        query = query.filter(
-            lower(books::title)
-                .like(pattern.clone())
-                .escape(LIKE_ESCAPE)
-                .or(lower(authors::name)
-                    .like(pattern.clone())
-                    .escape(LIKE_ESCAPE))
-                .or(books::isbn.like(pattern).escape(LIKE_ESCAPE)),
-        );
-    }
     query
-}
-
-/// Named in `ESCAPE` explicitly: PostgreSQL escapes with a backslash by
-/// default, SQLite has no escape character unless told one.
-const LIKE_ESCAPE: char = '\\';
-
-/// A LIKE pattern matching any text that contains `text` as it is written:
-/// someone searching for "100%" or "a_b" means those characters, not
-/// wildcards (a lone `%` would match every book).
-fn containing(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, LIKE_ESCAPE | '%' | '_') {
-            pattern.push(LIKE_ESCAPE);
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 pub(crate) fn list_books(
@@ -331,6 +317,9 @@ pub(crate) fn list_books(
     filter: &BookFilter,
     page: Page,
 ) -> Result<Paged<Book>, StoreError> {
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        return search_books(conn, q, filter, page);
+    }
     let count = filtered(filter).count().get_result(conn).store()?;
     let results = filtered(filter)
         .select((BookRow::as_select(), authors::name))
@@ -342,6 +331,41 @@ pub(crate) fn list_books(
     Ok(Paged {
         count,
         results: results.into_iter().map(to_book).collect(),
+    })
+}
+
+/// A full-text search (docs/search.md): the ids of the page from the index,
+/// best match first, then their books in that order. A query with no letter
+/// or digit (`%`, `*`, quotes) has no word to match and finds nothing.
+fn search_books(
+    conn: &mut AnyConnection,
+    q: &str,
+    filter: &BookFilter,
+    page: Page,
+) -> Result<Paged<Book>, StoreError> {
+    let words = libris_domain::search::query_words(q);
+    if words.is_empty() {
+        return Ok(Paged {
+            count: 0,
+            results: Vec::new(),
+        });
+    }
+    let (count, ids) = search::search(conn, &words, filter, page)?;
+    let mut found: std::collections::HashMap<BookId, Book> = books::table
+        .inner_join(authors::table)
+        .filter(books::id.eq_any(&ids))
+        .select((BookRow::as_select(), authors::name))
+        .load(conn)
+        .store()?
+        .into_iter()
+        .map(|row| {
+            let book = to_book(row);
+            (book.id, book)
+        })
+        .collect();
+    Ok(Paged {
+        count,
+        results: ids.iter().filter_map(|id| found.remove(id)).collect(),
     })
 }
 
@@ -436,7 +460,7 @@ pub(crate) fn insert_books(
         let chunk_ids: Vec<i64> = on_each_backend!(conn, |c| insert.get_results(c)).store()?;
         ids.extend(chunk_ids);
     }
-    Ok(ids
+    let books: Vec<Book> = ids
         .into_iter()
         .zip(fields)
         .map(|(id, f)| Book {
@@ -449,18 +473,8 @@ pub(crate) fn insert_books(
             created_at: at,
             updated_at: at,
         })
-        .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::containing;
-
-    #[test]
-    fn search_text_is_escaped_into_a_literal_pattern() {
-        assert_eq!(containing("dune"), "%dune%");
-        assert_eq!(containing("100%"), "%100\\%%");
-        assert_eq!(containing("a_b"), "%a\\_b%");
-        assert_eq!(containing("c:\\temp"), "%c:\\\\temp%");
-    }
+        .collect();
+    let entries: Vec<Entry<'_>> = books.iter().map(entry).collect();
+    search::index_new(conn, &entries)?;
+    Ok(books)
 }

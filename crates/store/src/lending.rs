@@ -9,7 +9,7 @@ use libris_domain::lending::{Loan, LoanId};
 
 use crate::connection::{columns, AnyConnection, Db};
 use crate::error::IntoStore;
-use crate::schema::loans;
+use crate::schema::{loans, users};
 use crate::time::{naive, utc};
 
 #[derive(Queryable, Selectable)]
@@ -58,16 +58,36 @@ struct NewLoanRow<'a> {
     book_id: i64,
     book_title: &'a str,
     user_id: i64,
+    username: &'a str,
     borrowed_at: NaiveDateTime,
     due_at: NaiveDateTime,
 }
 
+/// The borrower's username, which the loan keeps (it outlives the member).
+/// On PostgreSQL the member's row is key-share locked until the transaction
+/// ends, as a foreign key would: a concurrent delete of the member, which
+/// checks for open loans, waits for this loan and then sees it.
+fn borrower(conn: &mut AnyConnection, user_id: i64) -> Result<Option<String>, StoreError> {
+    let username = users::table.find(user_id).select(users::username);
+    match conn {
+        AnyConnection::Postgresql(pg) => username.for_key_share().first(pg).optional(),
+        AnyConnection::Sqlite(_) => username.first(conn).optional(),
+    }
+    .store()
+}
+
+/// `ForeignKeyViolation` when the member does not exist (there is no foreign
+/// key: a returned loan outlives its member).
 pub(crate) fn insert_loan(conn: &mut AnyConnection, loan: &NewLoan) -> Result<Loan, StoreError> {
+    let username = borrower(conn, loan.user_id)?.ok_or_else(|| {
+        StoreError::ForeignKeyViolation(format!("loans.user_id: no member {}", loan.user_id))
+    })?;
     diesel::insert_into(loans::table)
         .values(NewLoanRow {
             book_id: loan.book_id,
             book_title: &loan.book_title,
             user_id: loan.user_id,
+            username: &username,
             borrowed_at: naive(loan.borrowed_at),
             due_at: naive(loan.due_at),
         })

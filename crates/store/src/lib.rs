@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod campaigns;
 mod catalog;
 mod checkpoint;
 pub mod connection;
@@ -19,6 +20,8 @@ mod migrations;
 mod notifications;
 mod outbox;
 mod schema;
+mod search;
+mod settings;
 mod time;
 mod tx;
 mod webhooks;
@@ -168,7 +171,13 @@ impl DieselStore {
     /// Applies pending migrations without opening a pool (`libris migrate`);
     /// answers the versions applied.
     pub fn migrate(url: &DatabaseUrl) -> Result<Vec<String>, OpenError> {
-        run_migrations(&mut connect(url)?)
+        let mut conn = connect(url)?;
+        let applied = run_migrations(&mut conn)?;
+        // Books that existed before the search index are queued by its
+        // migration; they are indexed here, before anything is served.
+        search::index_pending(&mut conn)
+            .map_err(|e| OpenError::Migrate(format!("cannot index books for search: {e}")))?;
+        Ok(applied)
     }
 
     pub fn with_commit_hook(mut self, hook: CommitHook) -> Self {

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use libris_application::ports::{
     Accounts, AttemptLogFilter, AuditFilter, AuditLog, AuthorFields, BookFields, BookFilter,
     Catalog, ClaimedDelivery, Deliveries, DeliveryFilter, Inbound, InboundFilter, Lending,
-    LoanFilter, NewAttemptLog, NewDelivery, NewEvent, NewInboundEvent, NewLoan, NewUser,
-    Notifications, Outbox, ProfileChanges, Subscriptions, Tx, WebhookFields,
+    LoanFilter, MemberFilter, NewAttemptLog, NewDelivery, NewEvent, NewInboundEvent, NewLoan,
+    NewUser, Notifications, Outbox, ProfileChanges, Subscriptions, Tx, UserChanges, WebhookFields,
 };
 use libris_application::webhooks::CHANNEL as WEBHOOK_CHANNEL;
 use libris_application::{Page, Paged, StoreError};
@@ -26,6 +26,16 @@ use crate::connection::AnyConnection;
 use crate::Hold;
 use crate::QueuedWork;
 use crate::{accounts, audit, catalog, deliveries, imports, inbound, lending, outbox, webhooks};
+use crate::{campaigns, settings};
+use libris_application::campaigns::model::{
+    Campaign, CampaignActivity, CampaignMessage, OutgoingMessage,
+};
+use libris_application::campaigns::CHANNEL as SMS_CHANNEL;
+use libris_application::ports::{Campaigns, Settings};
+use libris_domain::campaigns::{
+    CampaignFilter, CampaignId, CampaignSpec, CampaignStatus, MessageCounts, MessageId,
+    MessageStatus,
+};
 
 pub(crate) struct DieselTx<'c> {
     conn: &'c mut AnyConnection,
@@ -79,6 +89,12 @@ impl Tx for DieselTx<'_> {
     fn notifications(&mut self) -> &mut dyn Notifications {
         self
     }
+    fn campaigns(&mut self) -> &mut dyn Campaigns {
+        self
+    }
+    fn settings(&mut self) -> &mut dyn Settings {
+        self
+    }
 }
 
 impl Accounts for DieselTx<'_> {
@@ -91,6 +107,9 @@ impl Accounts for DieselTx<'_> {
     }
 
     fn account(&mut self, user_id: UserId) -> Result<Option<Account>, StoreError> {
+        if self.hold == Hold::ReadRows {
+            accounts::hold_user(self.conn, user_id)?;
+        }
         accounts::account_by_id(self.conn, user_id)
     }
 
@@ -98,8 +117,35 @@ impl Accounts for DieselTx<'_> {
         accounts::username_exists(self.conn, username)
     }
 
-    fn credentials(&mut self, username: &str) -> Result<Option<(User, String)>, StoreError> {
+    fn email_taken(&mut self, email: &str, except: Option<UserId>) -> Result<bool, StoreError> {
+        accounts::email_taken(self.conn, email, except)
+    }
+
+    fn credentials(
+        &mut self,
+        username: &str,
+    ) -> Result<Option<(User, Option<String>)>, StoreError> {
         accounts::credentials(self.conn, username)
+    }
+
+    fn update_user(&mut self, user_id: UserId, changes: &UserChanges) -> Result<(), StoreError> {
+        accounts::update_user(self.conn, user_id, changes)
+    }
+
+    fn admin_ids(&mut self) -> Result<Vec<UserId>, StoreError> {
+        accounts::admin_ids(self.conn, self.hold == Hold::ReadRows)
+    }
+
+    fn has_open_loans(&mut self, user_id: UserId) -> Result<bool, StoreError> {
+        accounts::has_open_loans(self.conn, user_id)
+    }
+
+    fn delete_user(&mut self, user_id: UserId) -> Result<(), StoreError> {
+        accounts::delete_user(self.conn, user_id)
+    }
+
+    fn delete_tokens(&mut self, user_id: UserId) -> Result<usize, StoreError> {
+        accounts::delete_tokens(self.conn, user_id)
     }
 
     fn update_profile(
@@ -110,12 +156,21 @@ impl Accounts for DieselTx<'_> {
         accounts::update_profile(self.conn, user_id, changes)
     }
 
-    fn recount_member_loans(&mut self, user_id: UserId) -> Result<(), StoreError> {
-        accounts::recount_member_loans(self.conn, user_id)
+    fn add_to_member_loans(
+        &mut self,
+        user_id: UserId,
+        borrowed: i64,
+        returned: i64,
+    ) -> Result<(), StoreError> {
+        accounts::add_to_member_loans(self.conn, user_id, borrowed, returned)
     }
 
-    fn list_accounts(&mut self, page: Page) -> Result<Paged<Account>, StoreError> {
-        accounts::list_accounts(self.conn, page)
+    fn list_accounts(
+        &mut self,
+        filter: &MemberFilter,
+        page: Page,
+    ) -> Result<Paged<Account>, StoreError> {
+        accounts::list_accounts(self.conn, filter, page)
     }
 
     fn insert_token(
@@ -176,8 +231,13 @@ impl Catalog for DieselTx<'_> {
         catalog::count_books_by(self.conn, author_id)
     }
 
-    fn recount_author(&mut self, id: AuthorId) -> Result<(), StoreError> {
-        catalog::recount_author(self.conn, id)
+    fn add_to_author_counts(
+        &mut self,
+        id: AuthorId,
+        total: i64,
+        available: i64,
+    ) -> Result<(), StoreError> {
+        catalog::add_to_author_counts(self.conn, id, total, available)
     }
 
     fn insert_book(&mut self, fields: &BookFields, at: DateTime<Utc>) -> Result<Book, StoreError> {
@@ -566,5 +626,226 @@ impl Notifications for DieselTx<'_> {
         page: Page,
     ) -> Result<Paged<libris_domain::notifications::Notification>, StoreError> {
         crate::notifications::list_notifications(self.conn, filter, page)
+    }
+}
+
+impl Campaigns for DieselTx<'_> {
+    fn insert_campaign(
+        &mut self,
+        spec: &CampaignSpec,
+        status: CampaignStatus,
+        at: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError> {
+        campaigns::insert_campaign(self.conn, spec, status, at)
+    }
+
+    fn campaign(&mut self, id: CampaignId) -> Result<Option<Campaign>, StoreError> {
+        if self.hold == Hold::ReadRows {
+            campaigns::hold_campaign(self.conn, id)?;
+        }
+        campaigns::campaign(self.conn, id)
+    }
+
+    fn update_campaign(
+        &mut self,
+        id: CampaignId,
+        spec: &CampaignSpec,
+        at: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError> {
+        campaigns::update_campaign(self.conn, id, spec, at)
+    }
+
+    fn delete_campaign(&mut self, id: CampaignId) -> Result<(), StoreError> {
+        campaigns::delete_campaign(self.conn, id)
+    }
+
+    fn list_campaigns(&mut self, page: Page) -> Result<Paged<Campaign>, StoreError> {
+        campaigns::list_campaigns(self.conn, page)
+    }
+
+    fn set_campaign_status(
+        &mut self,
+        id: CampaignId,
+        from: CampaignStatus,
+        to: CampaignStatus,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        campaigns::set_campaign_status(self.conn, id, from, to, at)
+    }
+
+    fn campaigns_to_start(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<CampaignId>, StoreError> {
+        campaigns::campaigns_to_start(self.conn, now, limit)
+    }
+
+    fn campaigns_to_finish(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<CampaignId>, StoreError> {
+        campaigns::campaigns_to_finish(self.conn, now, limit)
+    }
+
+    fn queue_recipients(
+        &mut self,
+        id: CampaignId,
+        filter: &CampaignFilter,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let queued = campaigns::queue_recipients(self.conn, id, filter, at)?;
+        if queued > 0 {
+            self.queued.due_now(SMS_CHANNEL);
+        }
+        Ok(queued)
+    }
+
+    fn close_pending_messages(
+        &mut self,
+        id: CampaignId,
+        status: MessageStatus,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        campaigns::close_pending_messages(self.conn, id, status, now)
+    }
+
+    fn wake_waiting_messages(
+        &mut self,
+        id: CampaignId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let woken = campaigns::wake_waiting_messages(self.conn, id, now)?;
+        if woken > 0 {
+            self.queued.due_now(SMS_CHANNEL);
+        }
+        Ok(woken)
+    }
+
+    fn delete_pending_messages_of(&mut self, user_id: UserId) -> Result<u64, StoreError> {
+        campaigns::delete_pending_messages_of(self.conn, user_id)
+    }
+
+    fn list_messages(
+        &mut self,
+        id: CampaignId,
+        status: Option<MessageStatus>,
+        page: Page,
+    ) -> Result<Paged<CampaignMessage>, StoreError> {
+        campaigns::list_messages(self.conn, id, status, page)
+    }
+
+    fn message_totals(&mut self) -> Result<MessageCounts, StoreError> {
+        campaigns::message_totals(self.conn)
+    }
+
+    fn activity_between(
+        &mut self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<CampaignActivity>, StoreError> {
+        campaigns::activity_between(self.conn, since, until)
+    }
+
+    fn due_messages(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: i64,
+        exclude: &[String],
+    ) -> Result<Vec<(MessageId, String)>, StoreError> {
+        campaigns::due_messages(self.conn, now, limit, exclude)
+    }
+
+    fn messages_to_send(&mut self, ids: &[MessageId]) -> Result<Vec<OutgoingMessage>, StoreError> {
+        campaigns::messages_to_send(self.conn, ids)
+    }
+
+    fn lease_messages(
+        &mut self,
+        ids: &[MessageId],
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        campaigns::lease_messages(self.conn, ids, until)
+    }
+
+    fn defer_message(
+        &mut self,
+        id: MessageId,
+        until: DateTime<Utc>,
+        _at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        campaigns::defer_message(self.conn, id, until)
+    }
+
+    fn close_message(
+        &mut self,
+        id: MessageId,
+        status: MessageStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        campaigns::close_message(self.conn, id, status, at)
+    }
+
+    fn save_message(
+        &mut self,
+        id: MessageId,
+        progress: &Progress,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        campaigns::save_message(self.conn, id, progress, at)
+    }
+
+    fn cancel_if_campaign_cancelled(
+        &mut self,
+        ids: &[MessageId],
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        campaigns::cancel_if_campaign_cancelled(self.conn, ids, at)
+    }
+
+    fn queue_statistics_email(
+        &mut self,
+        key: &str,
+        email: &libris_domain::notifications::Email,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let queued = campaigns::queue_statistics_email(self.conn, key, email, at)?;
+        if queued {
+            self.queued
+                .due_now(libris_application::notifications::CHANNEL);
+        }
+        Ok(queued)
+    }
+
+    fn statistics_emails_queued(&mut self, keys: &[String]) -> Result<Vec<String>, StoreError> {
+        campaigns::statistics_emails_queued(self.conn, keys)
+    }
+
+    fn due_message_backlog(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+        campaigns::due_message_backlog(self.conn, now)
+    }
+}
+
+impl Settings for DieselTx<'_> {
+    fn stored_settings(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        settings::stored_settings(self.conn)
+    }
+
+    fn put_setting(
+        &mut self,
+        key: &str,
+        value: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        settings::put_setting(self.conn, key, value, at)?;
+        // Messages waiting for a gateway go out as soon as one is set.
+        if key == libris_application::campaigns::settings::SMS_URL {
+            self.queued.due_now(SMS_CHANNEL);
+        }
+        Ok(())
     }
 }

@@ -461,7 +461,10 @@ fn the_database_allows_one_open_loan_per_book(store: &DieselStore) {
         .write_tx(|tx| tx.lending().insert_loan(&loan))
         .expect("a returned loan frees the book");
     store
-        .write_tx(|tx| tx.accounts().recount_member_loans(member))
+        .write_tx(|tx| tx.accounts().add_to_member_loans(member, 1, 0))
+        .unwrap();
+    store
+        .write_tx(|tx| tx.accounts().add_to_member_loans(member, 1, 1))
         .unwrap();
     let profile = store
         .read_tx(|tx| tx.accounts().account(member))
@@ -1593,7 +1596,7 @@ mod notification_queue {
         let user = NewUser {
             username: username.into(),
             email: email.into(),
-            password_hash: "hash".into(),
+            password_hash: Some("hash".into()),
             is_admin,
             at: at(0),
         };
@@ -1661,3 +1664,744 @@ mod notification_queue {
         }
     }
 }
+
+/// Full-text book search (docs/search.md), on both backends like the rest.
+mod search {
+    use diesel::connection::SimpleConnection;
+    use libris_application::authors::AuthorUpdate;
+    use libris_application::Paged;
+    use libris_domain::catalog::Book;
+
+    use super::*;
+
+    on_both_backends!(
+        search_matches_word_starts_accents_isbns_and_authors,
+        search_ranks_title_matches_first_then_newest_and_pages_across,
+        search_combines_with_the_filters,
+        changes_and_renames_reach_the_index_in_their_transaction,
+        a_rolled_back_change_leaves_no_entry,
+        bulk_imported_books_are_found,
+    );
+
+    fn find(store: &DieselStore, q: &str, filter: BookFilter, page: Page) -> Paged<Book> {
+        let filter = BookFilter {
+            q: Some(q.into()),
+            ..filter
+        };
+        store
+            .read_tx(|tx| tx.catalog().list_books(&filter, page))
+            .unwrap()
+    }
+
+    fn titles(store: &DieselStore, q: &str) -> Vec<String> {
+        let found = find(store, q, BookFilter::default(), Page::default());
+        let titles: Vec<String> = found.results.into_iter().map(|b| b.title).collect();
+        assert_eq!(
+            found.count,
+            titles.len() as i64,
+            "q={q:?}: count and page agree"
+        );
+        titles
+    }
+
+    fn sorted(mut titles: Vec<String>) -> Vec<String> {
+        titles.sort();
+        titles
+    }
+
+    fn search_matches_word_starts_accents_isbns_and_authors(store: &DieselStore) {
+        let herbert = new_author(store, "Frank Herbert");
+        let zola = new_author(store, "Émile Zola");
+        new_book(store, "Dune", herbert, Some("978-0-441-17271-9")).unwrap();
+        new_book(store, "Dune Messiah", herbert, None).unwrap();
+        new_book(store, "Children of Dune", herbert, None).unwrap();
+        new_book(store, "Germinal", zola, Some("9780140447422")).unwrap();
+        new_book(store, "L'Assommoir", zola, None).unwrap();
+
+        assert_eq!(titles(store, "dun mess"), ["Dune Messiah"]);
+        assert_eq!(titles(store, "DUNE MESSIAH"), ["Dune Messiah"]);
+        assert_eq!(
+            sorted(titles(store, "herbert dune")),
+            ["Children of Dune", "Dune", "Dune Messiah"]
+        );
+        assert_eq!(sorted(titles(store, "emile")), ["Germinal", "L'Assommoir"]);
+        assert_eq!(
+            sorted(titles(store, "ÉMILE zol")),
+            ["Germinal", "L'Assommoir"]
+        );
+        assert_eq!(titles(store, "zola germ"), ["Germinal"]);
+        assert_eq!(titles(store, "assommoir"), ["L'Assommoir"]);
+        assert_eq!(titles(store, "l'assom"), ["L'Assommoir"]);
+        // ISBNs are stored without separators; a query's hyphens join its parts.
+        for isbn in [
+            "9780441172719",
+            "978-0-441-17271-9",
+            "978-0-441",
+            "97804411",
+        ] {
+            assert_eq!(titles(store, isbn), ["Dune"], "q={isbn}");
+        }
+        assert_eq!(
+            titles(store, "978-0-140-44742-2"),
+            ["Germinal"],
+            "hyphens added"
+        );
+        assert_eq!(titles(store, "978014044"), ["Germinal"]);
+        assert!(titles(store, "une").is_empty(), "only the start of a word");
+        assert!(
+            titles(store, "dune zola").is_empty(),
+            "every word must match"
+        );
+        assert!(titles(store, "%").is_empty(), "no word, no match");
+        assert!(titles(store, "\"* AND (").is_empty());
+        assert_eq!(titles(store, "\"dune\" AND").len(), 0, "AND is a word here");
+        assert_eq!(titles(store, "\"messiah\"*"), ["Dune Messiah"]);
+        let long = format!("dune {}", "x".repeat(5000));
+        assert!(titles(store, &long).is_empty());
+        assert_eq!(
+            find(store, "  ", BookFilter::default(), Page::default()).count,
+            5
+        );
+    }
+
+    fn search_ranks_title_matches_first_then_newest_and_pages_across(store: &DieselStore) {
+        let herbert = new_author(store, "Frank Herbert");
+        let dune_press = new_author(store, "Dune Press");
+        new_book(store, "Sandworms", dune_press, None).unwrap();
+        new_book(store, "Dune", herbert, None).unwrap();
+        new_book(store, "Dune Messiah", herbert, None).unwrap();
+        new_book(store, "Spice", dune_press, None).unwrap();
+
+        assert_eq!(
+            titles(store, "dune"),
+            ["Dune Messiah", "Dune", "Spice", "Sandworms"],
+            "title matches first, newest first within each"
+        );
+        let page = |limit, offset| {
+            let found = find(
+                store,
+                "dune",
+                BookFilter::default(),
+                Page::new(Some(limit), Some(offset)),
+            );
+            assert_eq!(found.count, 4);
+            found
+                .results
+                .into_iter()
+                .map(|b| b.title)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(page(1, 1), ["Dune"]);
+        assert_eq!(page(2, 1), ["Dune", "Spice"]);
+        assert_eq!(
+            page(1, 2),
+            ["Spice"],
+            "a page that starts past the title matches"
+        );
+        assert_eq!(page(5, 3), ["Sandworms"]);
+        assert!(page(5, 4).is_empty());
+    }
+
+    fn search_combines_with_the_filters(store: &DieselStore) {
+        let herbert = new_author(store, "Frank Herbert");
+        let other = new_author(store, "Someone Else");
+        let dune = new_book(store, "Dune", herbert, None).unwrap();
+        new_book(store, "Dune Messiah", herbert, None).unwrap();
+        new_book(store, "Dune Fan Fiction", other, None).unwrap();
+        books::update_book(
+            store,
+            &fixed_clock(),
+            &admin_caller(),
+            dune,
+            BookUpdate {
+                title: None,
+                author_id: None,
+                isbn: None,
+                available: Some(false),
+            },
+        )
+        .unwrap();
+        let with = |author_id, available| BookFilter {
+            author_id,
+            available,
+            ..BookFilter::default()
+        };
+        let names = |found: Paged<Book>| {
+            assert_eq!(found.count, found.results.len() as i64);
+            found
+                .results
+                .into_iter()
+                .map(|b| b.title)
+                .collect::<Vec<_>>()
+        };
+        let page = Page::default();
+        assert_eq!(
+            names(find(store, "dune", with(Some(herbert), None), page)),
+            ["Dune Messiah", "Dune"]
+        );
+        assert_eq!(
+            names(find(store, "dune", with(Some(herbert), Some(true)), page)),
+            ["Dune Messiah"]
+        );
+        assert_eq!(
+            names(find(store, "dune", with(None, Some(false)), page)),
+            ["Dune"]
+        );
+        assert_eq!(
+            names(find(store, "fan", with(Some(herbert), None), page)),
+            Vec::<String>::new()
+        );
+    }
+
+    fn changes_and_renames_reach_the_index_in_their_transaction(store: &DieselStore) {
+        let herbert = new_author(store, "Frank Herbert");
+        let dune = new_book(store, "Dune", herbert, Some("9780441172719")).unwrap();
+        new_book(store, "Dune Messiah", herbert, None).unwrap();
+        let update = BookUpdate {
+            title: Some(BookTitle::parse("Arrakis").unwrap()),
+            author_id: None,
+            isbn: Some(None),
+            available: None,
+        };
+        books::update_book(store, &fixed_clock(), &admin_caller(), dune, update).unwrap();
+        assert_eq!(titles(store, "dune"), ["Dune Messiah"]);
+        assert_eq!(titles(store, "arrak"), ["Arrakis"]);
+        assert!(
+            titles(store, "9780441").is_empty(),
+            "the cleared ISBN is gone"
+        );
+
+        let rename = AuthorUpdate {
+            name: Some(AuthorName::parse("Brian Herbert").unwrap()),
+            bio: None,
+        };
+        authors::update_author(store, &fixed_clock(), &admin_caller(), herbert, rename).unwrap();
+        assert!(titles(store, "frank").is_empty(), "the old name is gone");
+        assert_eq!(
+            sorted(titles(store, "brian herb")),
+            ["Arrakis", "Dune Messiah"]
+        );
+
+        books::delete_book(store, &fixed_clock(), &admin_caller(), dune).unwrap();
+        assert!(titles(store, "arrakis").is_empty());
+        assert_eq!(titles(store, "brian"), ["Dune Messiah"]);
+    }
+
+    fn a_rolled_back_change_leaves_no_entry(store: &DieselStore) {
+        let author_id = new_author(store, "Kept");
+        let result: Result<(), Forced> = store.write_tx(|tx| {
+            let fields = BookFields {
+                title: "Doomed Voyage".into(),
+                author_id,
+                isbn: None,
+                available: true,
+            };
+            tx.catalog().insert_book(&fields, at(1))?;
+            let filter = BookFilter {
+                q: Some("doomed".into()),
+                ..BookFilter::default()
+            };
+            let inside = tx.catalog().list_books(&filter, Page::default())?;
+            assert_eq!(inside.count, 1, "the entry is written with the book");
+            Err(Forced)
+        });
+        assert!(result.is_err());
+        assert!(titles(store, "doomed").is_empty());
+        assert!(titles(store, "kept").is_empty());
+        new_book(store, "Doomed Voyage", author_id, None).unwrap();
+        assert_eq!(titles(store, "doomed voy"), ["Doomed Voyage"]);
+    }
+
+    fn bulk_imported_books_are_found(store: &DieselStore) {
+        let author_id = new_author(store, "Bulk Writer");
+        let fields: Vec<BookFields> = (0..1200)
+            .map(|i| BookFields {
+                title: format!("Volume {i} of the Saga"),
+                author_id,
+                isbn: Some(format!("{:013}", 9_780_000_000_000_i64 + i)),
+                available: true,
+            })
+            .collect();
+        store
+            .write_tx(|tx| tx.catalog().insert_books(&fields, at(1)))
+            .unwrap();
+        let all = find(
+            store,
+            "saga",
+            BookFilter::default(),
+            Page::new(Some(10), None),
+        );
+        assert_eq!(all.count, 1200);
+        assert_eq!(
+            all.results[0].title, "Volume 1199 of the Saga",
+            "newest first"
+        );
+        assert_eq!(titles(store, "volume 1199"), ["Volume 1199 of the Saga"]);
+        assert_eq!(titles(store, "9780000000777"), ["Volume 777 of the Saga"]);
+        assert_eq!(
+            find(store, "bulk", BookFilter::default(), Page::default()).count,
+            1200
+        );
+    }
+
+    /// A database that already has books when the search migration runs:
+    /// the migration is undone and the store opened again, as on an upgrade.
+    fn books_that_predate_search_are_indexed_when_the_store_opens(database: TestDatabase) {
+        let url = DatabaseUrl::parse(database.url()).unwrap();
+        let store = DieselStore::open(&url, 2).unwrap();
+        let author = new_author(&store, "Ursula K. Le Guin");
+        new_book(&store, "The Left Hand of Darkness", author, None).unwrap();
+        new_book(
+            &store,
+            "The Dispossessed",
+            author,
+            Some("978-0-06-051275-3"),
+        )
+        .unwrap();
+        drop(store);
+
+        let (down, version) = match url.backend {
+            libris_store::Backend::Sqlite => (
+                include_str!("../../../migrations/sqlite/2026-12-07-000009_book_search/down.sql"),
+                "20261207000009",
+            ),
+            libris_store::Backend::Postgres => (
+                include_str!("../../../migrations/postgres/2026-12-07-000009_book_search/down.sql"),
+                "20261207000009",
+            ),
+        };
+        let mut conn = url.connect().unwrap();
+        conn.batch_execute(down).unwrap();
+        conn.batch_execute(&format!(
+            "DELETE FROM __diesel_schema_migrations WHERE version = '{version}'"
+        ))
+        .unwrap();
+        drop(conn);
+
+        let store = DieselStore::open(&url, 2).unwrap();
+        assert_eq!(
+            sorted(titles(&store, "le guin")),
+            ["The Dispossessed", "The Left Hand of Darkness"]
+        );
+        assert_eq!(titles(&store, "9780060512753"), ["The Dispossessed"]);
+        assert_eq!(titles(&store, "left dark"), ["The Left Hand of Darkness"]);
+        drop(store);
+        // Opening again finds nothing queued and changes nothing.
+        let store = DieselStore::open(&url, 2).unwrap();
+        assert_eq!(titles(&store, "ursula").len(), 2);
+        drop(store);
+        drop(database);
+    }
+
+    #[test]
+    fn books_that_predate_search_are_indexed_when_the_store_opens_on_sqlite() {
+        books_that_predate_search_are_indexed_when_the_store_opens(TestDatabase::sqlite());
+    }
+
+    #[test]
+    fn books_that_predate_search_are_indexed_when_the_store_opens_on_postgres() {
+        if let Some(database) = TestDatabase::postgres() {
+            books_that_predate_search_are_indexed_when_the_store_opens(database);
+        }
+    }
+}
+
+/// The member directory: attributes, filters, unique emails, members without
+/// a password, and what a member's delete removes and keeps.
+mod member_directory {
+    use libris_application::members::{self, MemberError, MemberUpdate, NewMember};
+    use libris_application::ports::{MemberFilter, NewUser};
+    use libris_domain::accounts::Profile;
+    use libris_domain::audit::NewAuditEntry;
+    use libris_domain::members::{Phone, Tags, TimeZoneName};
+
+    use super::*;
+
+    on_both_backends!(
+        members_are_filtered_by_tag_operator_code_and_text,
+        a_change_rewrites_tags_and_derives_the_operator_code,
+        emails_are_unique_whatever_their_case_among_members_who_have_one,
+        a_member_without_a_password_has_no_credentials,
+        a_phone_stored_before_the_rule_is_kept_without_an_operator_code,
+        a_delete_removes_the_member_and_keeps_the_history,
+        the_last_admin_stays_when_two_admins_demote_each_other_at_once,
+        a_borrow_racing_a_delete_never_leaves_an_open_loan_without_its_member,
+    );
+
+    fn member(username: &str, phone: &str, tags: &[&str], password: Option<&str>) -> NewMember {
+        NewMember {
+            username: Username::parse(username).unwrap(),
+            email: Some(Email::parse(&format!("{username}@Example.com")).unwrap()),
+            password: password.map(|p| Password::parse(p).unwrap()),
+            is_admin: false,
+            bio: String::new(),
+            phone: Phone::parse(phone).unwrap(),
+            subscribed_to_notifications: true,
+            tags: Tags::parse(tags).unwrap(),
+            timezone: TimeZoneName::parse("Europe/Moscow").unwrap(),
+        }
+    }
+
+    fn create(store: &DieselStore, new: NewMember) -> i64 {
+        members::create_member(store, &fixed_clock(), &hasher(), &admin_caller(), new)
+            .unwrap()
+            .user
+            .id
+    }
+
+    fn names(store: &DieselStore, filter: MemberFilter) -> Vec<String> {
+        members::list_members(store, &admin_caller(), &filter, Page::default())
+            .unwrap()
+            .results
+            .into_iter()
+            .map(|a| a.user.username)
+            .collect()
+    }
+
+    fn members_are_filtered_by_tag_operator_code_and_text(store: &DieselStore) {
+        create(store, member("ann", "79161234567", &["vip", "night"], None));
+        create(store, member("bob", "+7 903 111 22 33", &["vip"], None));
+        create(store, member("car_1", "", &[], None));
+        let filter = |tag: &str, code: &str, q: &str| {
+            members::member_filter(Some(tag.into()), Some(code.into()), Some(q.into()))
+        };
+        assert_eq!(names(store, filter("", "", "")), ["car_1", "bob", "ann"]);
+        assert_eq!(names(store, filter("VIP", "", "")), ["bob", "ann"]);
+        assert_eq!(names(store, filter("night", "", "")), ["ann"]);
+        assert_eq!(names(store, filter("vip", "903", "")), ["bob"]);
+        assert_eq!(names(store, filter("", "916", "")), ["ann"]);
+        assert!(names(store, filter("nobody", "", "")).is_empty());
+        // Username or email, case-insensitively; LIKE's wildcards are text.
+        assert_eq!(names(store, filter("", "", "BOB@example")), ["bob"]);
+        assert_eq!(names(store, filter("", "", "AR_1")), ["car_1"]);
+        assert!(
+            names(store, filter("", "", "c_r")).is_empty(),
+            "_ is no wildcard"
+        );
+        assert!(
+            names(store, filter("", "", "%")).is_empty(),
+            "% is no wildcard"
+        );
+        let page = members::list_members(
+            store,
+            &admin_caller(),
+            &filter("vip", "", ""),
+            Page::new(Some(1), Some(1)),
+        )
+        .unwrap();
+        assert_eq!(page.count, 2);
+        let ann = &page.results[0];
+        assert_eq!(ann.user.username, "ann");
+        assert_eq!(ann.profile.tags, ["night", "vip"]);
+        assert_eq!(ann.profile.timezone, "Europe/Moscow");
+        assert_eq!(ann.profile.operator_code.as_deref(), Some("916"));
+    }
+
+    fn a_change_rewrites_tags_and_derives_the_operator_code(store: &DieselStore) {
+        let id = create(store, member("ann", "79161234567", &["vip", "night"], None));
+        let update = MemberUpdate {
+            profile: libris_application::accounts::ProfileUpdate {
+                phone: Some(Phone::parse("").unwrap()),
+                tags: Some(Tags::parse(&["day"]).unwrap()),
+                timezone: Some(TimeZoneName::parse("Asia/Tokyo").unwrap()),
+                ..Default::default()
+            },
+            ..MemberUpdate::default()
+        };
+        let ann = members::update_member(
+            store,
+            &fixed_clock(),
+            &hasher(),
+            &admin_caller(),
+            id,
+            update,
+        )
+        .unwrap();
+        assert_eq!(ann.profile.phone, "");
+        assert_eq!(ann.profile.operator_code, None);
+        assert_eq!(ann.profile.tags, ["day"]);
+        assert_eq!(ann.profile.timezone, "Asia/Tokyo");
+        let by_tag = |tag: &str| {
+            names(
+                store,
+                MemberFilter {
+                    tag: Some(tag.into()),
+                    ..MemberFilter::default()
+                },
+            )
+        };
+        assert!(by_tag("vip").is_empty(), "old tags are gone");
+        assert_eq!(by_tag("day"), ["ann"]);
+        assert_eq!(event_names(store).last().unwrap(), "user.updated");
+    }
+
+    /// A member as the store writes them, with `profile`.
+    fn insert_with(
+        store: &DieselStore,
+        username: &str,
+        email: &str,
+        profile: &Profile,
+    ) -> Result<i64, StoreError> {
+        let user = NewUser {
+            username: username.into(),
+            email: email.into(),
+            password_hash: None,
+            is_admin: false,
+            at: at(0),
+        };
+        store.write_tx(|tx| {
+            let user = tx.accounts().insert_user(&user)?;
+            tx.accounts().insert_profile(user.id, profile)?;
+            Ok(user.id)
+        })
+    }
+
+    fn insert_user(store: &DieselStore, username: &str, email: &str) -> Result<i64, StoreError> {
+        insert_with(store, username, email, &Profile::default())
+    }
+
+    fn emails_are_unique_whatever_their_case_among_members_who_have_one(store: &DieselStore) {
+        let ann = insert_user(store, "ann", "Ann@Example.com").unwrap();
+        let err = insert_user(store, "ann2", "ann@example.COM").unwrap_err();
+        assert!(
+            matches!(&err, StoreError::UniqueViolation(c) if c.contains("email")),
+            "{err:?}"
+        );
+        insert_user(store, "nomail1", "").unwrap();
+        insert_user(store, "nomail2", "").expect("members without an email are many");
+        let taken = |email: &str, except| {
+            store
+                .read_tx(|tx| tx.accounts().email_taken(email, except))
+                .unwrap()
+        };
+        assert!(taken("ANN@example.com", None));
+        assert!(!taken("ann@example.com", Some(ann)), "ann's own");
+        assert!(!taken("", None));
+        let bob = insert_user(store, "bob", "bob@example.com").unwrap();
+        let err = members::update_member(
+            store,
+            &fixed_clock(),
+            &hasher(),
+            &admin_caller(),
+            bob,
+            MemberUpdate {
+                email: Some(Some(Email::parse("ANN@example.com").unwrap())),
+                ..MemberUpdate::default()
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(err, MemberError::EmailTaken), "{err:?}");
+    }
+
+    fn a_member_without_a_password_has_no_credentials(store: &DieselStore) {
+        create(store, member("ann", "", &[], None));
+        create(store, member("bob", "", &[], Some("correct horse")));
+        let credentials = |name: &str| {
+            store
+                .read_tx(|tx| tx.accounts().credentials(name))
+                .unwrap()
+                .unwrap()
+        };
+        let (ann, hash) = credentials("ann");
+        assert_eq!((ann.has_password, hash), (false, None));
+        let (bob, hash) = credentials("bob");
+        assert_eq!((bob.has_password, hash.as_deref()), (true, Some("hash")));
+    }
+
+    fn a_phone_stored_before_the_rule_is_kept_without_an_operator_code(store: &DieselStore) {
+        let profile = Profile {
+            phone: "+15550109999".into(),
+            // Whatever a caller says, the store derives it from the phone.
+            operator_code: Some("555".into()),
+            ..Profile::default()
+        };
+        let id = insert_with(store, "old", "old@example.com", &profile).unwrap();
+        let old = store
+            .read_tx(|tx| tx.accounts().account(id))
+            .unwrap()
+            .unwrap()
+            .profile;
+        assert_eq!(
+            (old.phone.as_str(), old.operator_code),
+            ("+15550109999", None)
+        );
+        assert_eq!(old.timezone, "UTC");
+    }
+
+    fn a_delete_removes_the_member_and_keeps_the_history(store: &DieselStore) {
+        let ann = create(
+            store,
+            member("ann", "79161234567", &["vip"], Some("pw123456")),
+        );
+        store
+            .write_tx(|tx| tx.accounts().insert_token(ann, "ann-token", at(0)))
+            .unwrap();
+        let hook = WebhookFields {
+            url: "https://93.184.216.34/hook".into(),
+            url_password: None,
+            owner: Some(ann),
+            options: Default::default(),
+            events: vec![EventPattern::Everything],
+            secret: "my-secret-key".into(),
+            is_active: true,
+            headers: vec![],
+            description: String::new(),
+        };
+        let hook = store
+            .write_tx(|tx| tx.subscriptions().insert_webhook(&hook, at(0)))
+            .unwrap();
+        let book = new_book(store, "Dune", new_author(store, "Herbert"), None).unwrap();
+        let loan = NewLoan {
+            book_id: book,
+            book_title: "Dune".into(),
+            user_id: ann,
+            borrowed_at: at(0),
+            due_at: at(60),
+        };
+        let loan = store
+            .write_tx(|tx| tx.lending().insert_loan(&loan))
+            .unwrap();
+        let audit = NewAuditEntry {
+            book_id: book,
+            book_title: "Dune".into(),
+            action: AuditAction::Borrowed,
+            user: Some(UserRef {
+                id: ann,
+                username: "ann".into(),
+            }),
+            at: at(0),
+            details: serde_json::json!({}),
+        };
+        store
+            .write_tx(|tx| tx.audit().insert_audit_entries(&[audit]))
+            .unwrap();
+
+        let delete = || members::delete_member(store, &fixed_clock(), &admin_caller(), ann);
+        assert!(matches!(delete(), Err(MemberError::OpenLoans)));
+        store
+            .write_tx(|tx| tx.lending().close_loan(loan.id, at(30)))
+            .unwrap();
+        delete().unwrap();
+        assert!(matches!(delete(), Err(MemberError::NotFound)));
+
+        store
+            .read_tx(|tx| {
+                assert!(tx.accounts().account(ann)?.is_none());
+                assert!(tx.accounts().account_by_token("ann-token")?.is_none());
+                assert!(tx.subscriptions().webhook(hook.id)?.is_none());
+                let loans = LoanFilter {
+                    user_id: Some(ann),
+                    ..LoanFilter::default()
+                };
+                let loans = tx.lending().list_loans(&loans, Page::default())?;
+                assert_eq!(loans.results.len(), 1, "the returned loan stays");
+                assert_eq!(loans.results[0].user_id, ann);
+                let entries = AuditFilter {
+                    user_id: Some(ann),
+                    action: Some("borrowed".into()),
+                    ..AuditFilter::default()
+                };
+                let entries = tx.audit().list_audit_entries(&entries, Page::default())?;
+                assert_eq!(entries.count, 1, "the audit entry stays");
+                let tagged = MemberFilter {
+                    tag: Some("vip".into()),
+                    ..MemberFilter::default()
+                };
+                assert_eq!(
+                    tx.accounts().list_accounts(&tagged, Page::default())?.count,
+                    0
+                );
+                let deleted = tx
+                    .outbox()
+                    .list_events(Some("user.deleted".into()), Page::default())?;
+                assert_eq!(deleted.results[0].about, Some(ann));
+                assert_eq!(
+                    deleted.results[0].data,
+                    serde_json::json!({"id": ann, "username": "ann"})
+                );
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        // A borrow for a member who is gone finds no member.
+        let loan = NewLoan {
+            book_id: book,
+            book_title: "Dune".into(),
+            user_id: ann,
+            borrowed_at: at(40),
+            due_at: at(100),
+        };
+        let err = store
+            .write_tx(|tx| tx.lending().insert_loan(&loan))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::ForeignKeyViolation(_)), "{err:?}");
+    }
+
+    fn the_last_admin_stays_when_two_admins_demote_each_other_at_once(store: &DieselStore) {
+        // The fixtures' admin (id 1) is not stored: these two are the only
+        // admins.
+        let ann = register(store, "ann", true);
+        let bob = register(store, "bob", true);
+        let outcomes: Vec<Result<(), MemberError>> = std::thread::scope(|scope| {
+            let demote = |who: i64| {
+                scope.spawn(move || {
+                    let demote = MemberUpdate {
+                        is_admin: Some(false),
+                        ..MemberUpdate::default()
+                    };
+                    members::update_member(
+                        store,
+                        &fixed_clock(),
+                        &hasher(),
+                        &admin_caller(),
+                        who,
+                        demote,
+                    )
+                    .map(|_| ())
+                })
+            };
+            let (a, b) = (demote(ann), demote(bob));
+            vec![a.join().unwrap(), b.join().unwrap()]
+        });
+        let refused = outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(MemberError::LastAdmin)))
+            .count();
+        assert_eq!(refused, 1, "{outcomes:?}");
+        assert_eq!(
+            store.read_tx(|tx| tx.accounts().admin_ids()).unwrap().len(),
+            1
+        );
+    }
+
+    fn a_borrow_racing_a_delete_never_leaves_an_open_loan_without_its_member(store: &DieselStore) {
+        let author = new_author(store, "Herbert");
+        for round in 0..10 {
+            let name = format!("reader{round}");
+            let member = create(store, member(&name, "", &[], None));
+            let book = new_book(store, &format!("Dune {round}"), author, None).unwrap();
+            let loan = NewLoan {
+                book_id: book,
+                book_title: "Dune".into(),
+                user_id: member,
+                borrowed_at: at(0),
+                due_at: at(60),
+            };
+            let (deleted, lent) = std::thread::scope(|scope| {
+                let delete = scope.spawn(|| {
+                    members::delete_member(store, &fixed_clock(), &admin_caller(), member)
+                });
+                let lend = scope.spawn(|| store.write_tx(|tx| tx.lending().insert_loan(&loan)));
+                (delete.join().unwrap(), lend.join().unwrap())
+            });
+            match (&deleted, &lent) {
+                (Ok(()), Err(StoreError::ForeignKeyViolation(_))) => {}
+                (Err(MemberError::OpenLoans), Ok(_)) => {}
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+    }
+}
+
+// Campaigns and the "sms" channel's queue.
+#[path = "store_suite/campaigns.rs"]
+mod campaigns;

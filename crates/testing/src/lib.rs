@@ -4,4 +4,5 @@ pub mod database;
 mod loopback;
 pub mod proxy;
 pub mod receiver;
+pub mod sms_gateway;
 pub mod smtp;

@@ -14,6 +14,9 @@ async fn a_new_user_has_a_profile_and_a_user_created_event() {
     for (field, value) in [
         ("bio", json!("")),
         ("phone", json!("")),
+        ("operator_code", json!(null)),
+        ("tags", json!([])),
+        ("timezone", json!("UTC")),
         ("books_borrowed", json!(0)),
         ("books_returned", json!(0)),
         ("subscribed_to_notifications", json!(true)),
@@ -38,15 +41,16 @@ async fn a_new_user_has_a_profile_and_a_user_created_event() {
 async fn a_member_edits_their_profile_and_bad_values_change_nothing() {
     let app = TestApp::spawn().await;
     let token = app.member("ann").await;
-    let patch = json!({"bio": "reads a lot", "phone": "+1 555 010 9999", "subscribed_to_notifications": false});
+    let patch = json!({"bio": "reads a lot", "phone": "+7 (916) 555-01-99", "subscribed_to_notifications": false});
     let me = app
         .call(Method::PATCH, "/api/users/me", Some(&token), Some(patch))
         .await
         .expect(200);
     assert_eq!(
         (me["bio"].as_str(), me["phone"].as_str()),
-        (Some("reads a lot"), Some("+15550109999"))
+        (Some("reads a lot"), Some("79165550199"))
     );
+    assert_eq!(me["operator_code"], "916");
     assert_eq!(me["subscribed_to_notifications"], false);
 
     let bad = json!({"bio": "changed", "phone": "call me"});

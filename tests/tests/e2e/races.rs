@@ -174,6 +174,83 @@ async fn opposite_moves_between_two_authors_both_succeed_and_keep_counts_true() 
     );
 }
 
+/// The counters are added to, not recounted: whatever mix of changes races,
+/// each author's and member's figures equal a count of the rows afterwards.
+#[actix_web::test]
+async fn every_kind_of_change_racing_leaves_counters_equal_to_a_recount() {
+    let app = TestApp::spawn().await;
+    let (a, b) = (app.author("A").await, app.author("B").await);
+    let members = [app.member("ann").await, app.member("bob").await];
+    let mut books = Vec::new();
+    for i in 0..ROUNDS {
+        books.push(
+            app.book(&format!("Kept {i}"), if i % 2 == 0 { a } else { b })
+                .await,
+        );
+    }
+    for round in 0..ROUNDS {
+        let doomed = app.book(&format!("Doomed {round}"), a).await;
+        let lent = books[round];
+        let moved = books[(round + 1) % books.len()];
+        let reader = &members[round % 2];
+        let to = if round % 2 == 0 { b } else { a };
+        let created = app.post_book(json!({"title": format!("New {round}"), "author": b}));
+        let imported = app.bulk_import(json!([
+            {"title": format!("Imported {round}a"), "author_id": a},
+            {"title": format!("Imported {round}b"), "author_id": b},
+        ]));
+        let borrowed = app.borrow(lent, reader);
+        let moved = app.patch_book(moved, json!({"author": to}));
+        let deleted = app.delete_book(doomed);
+        let (created, imported, borrowed, moved, deleted) =
+            tokio::join!(created, imported, borrowed, moved, deleted);
+        assert_eq!(
+            [
+                created.status,
+                imported.status,
+                borrowed.status,
+                moved.status,
+                deleted.status
+            ]
+            .map(|s| s.as_u16()),
+            [201, 201, 200, 200, 204],
+            "round {round}"
+        );
+        if round % 3 != 0 {
+            app.give_back(lent, reader).await.expect(200);
+        }
+    }
+    for author in [a, b] {
+        let stats = app.get_author(author).await;
+        let total = count(&app, &format!("/api/books/?author={author}")).await;
+        let available = count(&app, &format!("/api/books/?author={author}&available=true")).await;
+        assert_eq!(
+            (
+                stats["total_books"].as_i64(),
+                stats["available_books"].as_i64()
+            ),
+            (Some(total), Some(available)),
+            "author {author}: {stats}"
+        );
+    }
+    for user in app.admin_get("/api/users/?limit=500").await["results"]
+        .as_array()
+        .expect("users")
+    {
+        let id = user["id"].as_i64().expect("an id");
+        let borrowed = count(&app, &format!("/api/loans/?user={id}")).await;
+        let open = count(&app, &format!("/api/loans/?user={id}&open=true")).await;
+        assert_eq!(
+            (
+                user["books_borrowed"].as_i64(),
+                user["books_returned"].as_i64()
+            ),
+            (Some(borrowed), Some(borrowed - open)),
+            "{user}"
+        );
+    }
+}
+
 #[actix_web::test]
 async fn concurrent_patches_of_different_fields_both_land() {
     let app = TestApp::spawn().await;

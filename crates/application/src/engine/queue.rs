@@ -98,6 +98,13 @@ pub trait Queue: Send + Sync + 'static {
         attempts: &[Attempt<'_, Self::Message>],
         now: DateTime<Utc>,
     ) -> Result<Self::Recorded, StoreError>;
+
+    /// The span the engine sends and logs one job in, carrying the ids a
+    /// reader follows it by (a campaign message's `campaign_id`,
+    /// `message_id`, `user_id`); none by default.
+    fn span(&self, _job: &Job<Self::Message>) -> tracing::Span {
+        tracing::Span::none()
+    }
 }
 
 /// What a sending process can take on now.

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use libris_domain::delivery::AttemptReport;
+use tracing::Instrument;
 
 use super::channel::{Channel, Randomness};
 use super::queue::{Attempt, Capacity, ChannelSettings, Job, Queue};
@@ -79,7 +80,10 @@ impl<Q: Queue> Engine<Q> {
 
     /// Sends one attempt; never fails (see [`Channel`]).
     pub async fn send(&self, job: &Job<Q::Message>) -> AttemptReport {
-        self.channel.send(&job.message, self.clock.now()).await
+        self.channel
+            .send(&job.message, self.clock.now())
+            .instrument(self.queue.span(job))
+            .await
     }
 
     /// Moves each row on (delivered, retry at, failed, dead) and records the
@@ -106,6 +110,7 @@ impl<Q: Queue> Engine<Q> {
             self.queue.record(tx, &attempts, now)
         })?;
         for (job, report) in results {
+            let _span = self.queue.span(job).entered();
             tracing::info!(
                 channel = self.channel(),
                 id = job.id,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use libris_domain::webhooks::{DeliveryId, DeliveryStatus, WebhookId};
 
 use super::CHANNEL;
+use crate::campaigns::CHANNEL as SMS;
 use crate::notifications::CHANNEL as EMAIL;
 use crate::ports::{Clock, Store, StoreError, StoreExt};
 
@@ -88,10 +89,11 @@ pub fn queue_health(store: &dyn Store, clock: &dyn Clock) -> Result<QueueHealth,
     let age = |since: Option<chrono::DateTime<chrono::Utc>>| {
         since.map(|at| (now - at).to_std().unwrap_or_default())
     };
-    let (deliveries, emails, failing) = store.read_tx(|tx| {
+    let (deliveries, emails, sms, failing) = store.read_tx(|tx| {
         Ok((
             tx.deliveries().pending_deliveries()?,
             tx.notifications().due_backlog(now)?,
+            tx.campaigns().due_message_backlog(now)?,
             tx.deliveries().failing_webhooks()?,
         ))
     })?;
@@ -106,6 +108,13 @@ pub fn queue_health(store: &dyn Store, clock: &dyn Clock) -> Result<QueueHealth,
                 channel: EMAIL,
                 pending: emails.0,
                 oldest_pending_age: age(emails.1),
+            },
+            // Campaign messages due now: those waiting for their member's
+            // window or a retry are not a backlog.
+            Backlog {
+                channel: SMS,
+                pending: sms.0,
+                oldest_pending_age: age(sms.1),
             },
         ],
         failing,
@@ -219,6 +228,10 @@ mod tests {
             .expect_due_backlog()
             .withf(|now| *now == at(0))
             .returning(|_| Ok((2, Some(at(-30)))));
+        tx.campaigns
+            .expect_due_message_backlog()
+            .withf(|now| *now == at(0))
+            .returning(|_| Ok((0, None)));
         let store = MockStore::new(tx);
         let health = queue_health(&store, &fixed_clock()).unwrap();
         assert_eq!(
@@ -234,6 +247,11 @@ mod tests {
                         channel: "email",
                         pending: 2,
                         oldest_pending_age: Some(Duration::from_secs(30)),
+                    },
+                    Backlog {
+                        channel: "sms",
+                        pending: 0,
+                        oldest_pending_age: None,
                     },
                 ],
                 failing: vec![(Uuid::from_u128(7), 4)],

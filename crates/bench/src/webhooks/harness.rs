@@ -30,12 +30,7 @@ impl Harness {
         .await["id"]
             .as_i64()
             .expect("the author's id");
-        let books = BookCreator {
-            url: format!("{}/api/books/", server.base),
-            client,
-            token,
-            author,
-        };
+        let books = BookCreator::new(client, &server.base, &token, author);
         Self { server, books }
     }
 
@@ -77,6 +72,16 @@ pub struct BookCreator {
 }
 
 impl BookCreator {
+    /// Creates books by `author` on the server at `base` with `token`.
+    pub fn new(client: reqwest::Client, base: &str, token: &str, author: i64) -> Self {
+        Self {
+            url: format!("{base}/api/books/"),
+            client,
+            token: token.to_owned(),
+            author,
+        }
+    }
+
     /// `POST /api/books/`; panics unless it answers 201.
     pub async fn create(&self, n: usize) -> Created {
         let sent = Instant::now();

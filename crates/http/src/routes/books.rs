@@ -125,7 +125,11 @@ struct BookQuery {
     /// Only this author's books (an author id).
     author: Option<i64>,
     available: Option<bool>,
-    /// Words to find in the title.
+    /// Full-text search over the title, the author's name and the ISBN:
+    /// every word must be the start of a word of the book, ignoring case and
+    /// accents (`dun mess` finds "Dune Messiah"); an ISBN matches with or
+    /// without hyphens. Best match first (every word in the title), then
+    /// newest. Punctuation is never an operator or a wildcard.
     q: Option<String>,
 }
 

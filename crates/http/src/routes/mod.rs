@@ -5,12 +5,14 @@ pub mod accounts;
 pub mod audit;
 pub mod authors;
 pub mod books;
+pub mod campaigns;
 pub mod events;
 pub mod health;
 pub mod imports;
 pub mod inbound;
 pub mod lending;
 pub mod notifications;
+pub mod settings;
 pub mod webhooks;
 
 use actix_web::web;
@@ -29,6 +31,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(audit::configure)
             .configure(events::configure)
             .configure(notifications::configure)
+            // Fixed paths before `/campaigns/{id}`.
+            .configure(campaigns::configure)
+            .configure(settings::configure)
             // Fixed paths before `/webhooks/{id}`.
             .configure(inbound::configure)
             .configure(webhooks::configure),

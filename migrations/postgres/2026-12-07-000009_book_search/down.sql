@@ -1,0 +1,2 @@
+DROP TABLE book_search_pending;
+DROP TABLE book_search;

@@ -1,0 +1,3 @@
+DROP TABLE book_search_pending;
+DROP TABLE book_search_vocab;
+DROP TABLE book_search;
