@@ -556,8 +556,16 @@ fn ts_query(words: &[String], title_only: bool) -> String {
     words
         .iter()
         .map(|w| {
-            let prefix = if w.chars().count() <= PREFIX_CHARS { "" } else { "*" };
-            let sep = if prefix.is_empty() && weight.is_empty() { "" } else { ":" };
+            let prefix = if w.chars().count() <= PREFIX_CHARS {
+                ""
+            } else {
+                "*"
+            };
+            let sep = if prefix.is_empty() && weight.is_empty() {
+                ""
+            } else {
+                ":"
+            };
             format!("{}{sep}{prefix}{weight}", quote(w))
         })
         .collect::<Vec<_>>()
