@@ -52,6 +52,63 @@ pub struct AttemptReport {
     pub outcome: Outcome,
 }
 
+/// The most of a receiver's answer, or of an error text, a report keeps.
+pub const MAX_RESPONSE_TEXT: usize = 4096;
+
+/// An attempt's result before its duration is known: what a channel's
+/// adapter decides, then stamps with the time the attempt took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub status: Option<u16>,
+    pub response: String,
+    pub error: Option<String>,
+    pub outcome: Outcome,
+}
+
+impl Verdict {
+    /// The report, its texts cut to [`MAX_RESPONSE_TEXT`].
+    pub fn report(self, elapsed: Duration) -> AttemptReport {
+        AttemptReport {
+            status: self.status,
+            response_body: truncate(&self.response, MAX_RESPONSE_TEXT),
+            error: self.error.map(|e| truncate(&e, MAX_RESPONSE_TEXT)),
+            duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            outcome: self.outcome,
+        }
+    }
+
+    /// Nothing was sent, and sending the same message again cannot help.
+    pub fn refused(reason: String) -> Self {
+        Self::unsent(reason, Outcome::Refused)
+    }
+
+    /// Nothing was sent, or no answer came back: may well be transient.
+    pub fn unanswered(reason: String) -> Self {
+        Self::unsent(reason, Outcome::Retry { after: None })
+    }
+
+    fn unsent(reason: String, outcome: Outcome) -> Self {
+        Self {
+            status: None,
+            response: String::new(),
+            error: Some(reason),
+            outcome,
+        }
+    }
+}
+
+/// At most `max` bytes of `text`, cut on a character boundary.
+pub fn truncate(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max));
+    for c in text.chars() {
+        if out.len() + c.len_utf8() > max {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
@@ -186,6 +243,29 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn truncates_on_a_character_boundary() {
+        assert_eq!(truncate("short", 10), "short");
+        assert_eq!(truncate("«II»", 3), "«I");
+        assert_eq!(truncate("é«", 3), "é", "« would be split");
+        assert_eq!(truncate("«II»", 1), "");
+        let long = "é".repeat(3000);
+        let cut = truncate(&long, MAX_RESPONSE_TEXT);
+        assert_eq!(cut.len(), MAX_RESPONSE_TEXT);
+        assert!(cut.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn a_report_bounds_its_texts_and_keeps_the_duration() {
+        let report = Verdict::unanswered("x".repeat(10_000)).report(Duration::from_millis(1234));
+        assert_eq!(report.error.map(|e| e.len()), Some(MAX_RESPONSE_TEXT));
+        assert_eq!(report.duration_ms, 1234);
+        assert_eq!(report.status, None);
+        assert_eq!(report.outcome, Outcome::Retry { after: None });
+        let refused = Verdict::refused("bad address".into()).report(Duration::ZERO);
+        assert_eq!(refused.outcome, Outcome::Refused);
+    }
 
     fn seed_schedule() -> RetryPolicy {
         RetryPolicy {

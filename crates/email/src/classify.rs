@@ -7,52 +7,7 @@ use std::time::Duration;
 
 use lettre::transport::smtp::response::Response;
 use lettre::transport::smtp::Error;
-use libris_domain::delivery::{AttemptReport, Outcome};
-
-/// The most of a server's reply kept in a report, like the webhook channel's
-/// response body.
-pub const MAX_RESPONSE_TEXT: usize = 4096;
-
-/// An attempt's result before its duration is known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Verdict {
-    status: Option<u16>,
-    response: String,
-    error: Option<String>,
-    outcome: Outcome,
-}
-
-impl Verdict {
-    pub(crate) fn report(self, elapsed: Duration) -> AttemptReport {
-        AttemptReport {
-            status: self.status,
-            response_body: truncate(&self.response, MAX_RESPONSE_TEXT),
-            error: self.error.map(|e| truncate(&e, MAX_RESPONSE_TEXT)),
-            duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-            outcome: self.outcome,
-        }
-    }
-
-    /// Nothing was sent, and sending the same message again cannot help.
-    pub(crate) fn refused(reason: String) -> Self {
-        Self {
-            status: None,
-            response: String::new(),
-            error: Some(reason),
-            outcome: Outcome::Refused,
-        }
-    }
-
-    /// No answer at all: may well be transient.
-    pub(crate) fn unreachable(reason: String) -> Self {
-        Self {
-            status: None,
-            response: String::new(),
-            error: Some(reason),
-            outcome: Outcome::Retry { after: None },
-        }
-    }
-}
+use libris_domain::delivery::{Outcome, Verdict};
 
 /// The server took the message.
 pub(crate) fn delivered(response: &Response) -> Verdict {
@@ -97,12 +52,12 @@ pub(crate) fn failed(error: &Error, address: &str) -> Verdict {
     };
     // Refused or reset connections, DNS, TLS, a garbled reply: all of them
     // can be a relay restarting or a network blip.
-    Verdict::unreachable(reason)
+    Verdict::unanswered(reason)
 }
 
 /// No answer within the channel's timeout.
 pub(crate) fn timed_out(address: &str, timeout: Duration) -> Verdict {
-    Verdict::unreachable(format!(
+    Verdict::unanswered(format!(
         "timed out: no answer from {address} within {timeout:?}"
     ))
 }
@@ -120,18 +75,6 @@ pub(crate) fn outcome_for(code: u16) -> Outcome {
 
 fn text<'a>(lines: impl Iterator<Item = &'a str>) -> String {
     lines.collect::<Vec<_>>().join("\n")
-}
-
-/// At most `max` bytes of `text`, cut on a character boundary.
-pub(crate) fn truncate(text: &str, max: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max));
-    for c in text.chars() {
-        if out.len() + c.len_utf8() > max {
-            break;
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -152,26 +95,5 @@ mod tests {
         for code in [0, 199, 600] {
             assert_eq!(outcome_for(code), Outcome::Retry { after: None }, "{code}");
         }
-    }
-
-    #[test]
-    fn truncates_on_a_character_boundary() {
-        assert_eq!(truncate("short", 10), "short");
-        assert_eq!(truncate("«II»", 3), "«I");
-        assert_eq!(truncate("é«", 3), "é", "« would be split");
-        assert_eq!(truncate("«II»", 1), "");
-        let long = "é".repeat(3000);
-        let cut = truncate(&long, MAX_RESPONSE_TEXT);
-        assert_eq!(cut.len(), MAX_RESPONSE_TEXT);
-        assert!(cut.chars().all(|c| c == 'é'));
-    }
-
-    #[test]
-    fn a_report_bounds_its_texts_and_keeps_the_duration() {
-        let report = Verdict::unreachable("x".repeat(10_000)).report(Duration::from_millis(1234));
-        assert_eq!(report.error.map(|e| e.len()), Some(MAX_RESPONSE_TEXT));
-        assert_eq!(report.duration_ms, 1234);
-        assert_eq!(report.status, None);
-        assert_eq!(report.outcome, Outcome::Retry { after: None });
     }
 }

@@ -27,10 +27,10 @@ use libris_domain::delivery::AttemptReport;
 use libris_domain::notifications::Email;
 use tokio::runtime::Handle;
 
-pub use classify::MAX_RESPONSE_TEXT;
 pub use error::SmtpConfigError;
+pub use libris_domain::delivery::MAX_RESPONSE_TEXT;
 
-use classify::Verdict;
+use libris_domain::delivery::Verdict;
 use url::{Security, SmtpUrl};
 
 /// Sends email through one SMTP relay. Cheap to share: connections are
@@ -120,11 +120,11 @@ impl SmtpChannel {
             Err(refused) => return refused,
         };
         let Ok(runtime) = Handle::try_current() else {
-            return Verdict::unreachable("sending email needs a Tokio runtime".to_owned());
+            return Verdict::unanswered("sending email needs a Tokio runtime".to_owned());
         };
         let pooled = self.transport(runtime);
         let Some(transport) = &pooled.transport else {
-            return Verdict::unreachable("the SMTP transport is shut down".to_owned());
+            return Verdict::unanswered("the SMTP transport is shut down".to_owned());
         };
         let address = self.url.address();
         match tokio::time::timeout(self.timeout, transport.send(message)).await {

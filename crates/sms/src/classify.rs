@@ -4,84 +4,35 @@
 //! no answer, may pass and is worth another attempt; the engine's schedule
 //! and the campaign's `end_at` decide how many.
 
-use std::time::Duration;
-
-use libris_domain::delivery::{AttemptReport, Outcome};
+use libris_domain::delivery::{Outcome, Verdict};
 use serde_json::Value;
-
-/// The most of the gateway's answer kept in a report, like the other
-/// channels.
-pub const MAX_RESPONSE_TEXT: usize = 4096;
 
 const RETRY: Outcome = Outcome::Retry { after: None };
 
-/// An attempt's result before its duration is known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Verdict {
-    status: Option<u16>,
-    response: String,
-    error: Option<String>,
-    outcome: Outcome,
-}
-
-impl Verdict {
-    pub(crate) fn report(self, elapsed: Duration) -> AttemptReport {
-        AttemptReport {
-            status: self.status,
-            response_body: truncate(&self.response, MAX_RESPONSE_TEXT),
-            error: self.error.map(|e| truncate(&e, MAX_RESPONSE_TEXT)),
-            duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-            outcome: self.outcome,
-        }
-    }
-
-    /// Nothing was sent, and sending the same message again cannot help (a
-    /// phone that is not a number).
-    pub(crate) fn refused(reason: String) -> Self {
-        Self {
-            status: None,
-            response: String::new(),
-            error: Some(reason),
-            outcome: Outcome::Refused,
-        }
-    }
-
-    /// Nothing was sent, or no answer came back: the gateway may be back, or
-    /// its settings fixed, by the next attempt.
-    pub(crate) fn unanswered(reason: String) -> Self {
-        Self {
-            status: None,
-            response: String::new(),
+/// The gateway answered `status` with `body` (at most what was read of
+/// it); `read_error` says why the body ended early, if it did.
+pub(crate) fn answered(status: u16, body: &[u8], read_error: Option<String>) -> Verdict {
+    let response = String::from_utf8_lossy(body).into_owned();
+    let judged = match read_error {
+        Some(error) => Err(format!(
+            "the gateway answered {} but reading the answer failed: {error}",
+            describe_status(status)
+        )),
+        None => judge(status, body),
+    };
+    match judged {
+        Ok(()) => Verdict {
+            status: Some(status),
+            response,
+            error: None,
+            outcome: Outcome::Delivered,
+        },
+        Err(reason) => Verdict {
+            status: Some(status),
+            response,
             error: Some(reason),
             outcome: RETRY,
-        }
-    }
-
-    /// The gateway answered `status` with `body` (at most what was read of
-    /// it); `read_error` says why the body ended early, if it did.
-    pub(crate) fn answered(status: u16, body: &[u8], read_error: Option<String>) -> Self {
-        let response = String::from_utf8_lossy(body).into_owned();
-        let judged = match read_error {
-            Some(error) => Err(format!(
-                "the gateway answered {} but reading the answer failed: {error}",
-                describe_status(status)
-            )),
-            None => judge(status, body),
-        };
-        match judged {
-            Ok(()) => Self {
-                status: Some(status),
-                response,
-                error: None,
-                outcome: Outcome::Delivered,
-            },
-            Err(reason) => Self {
-                status: Some(status),
-                response,
-                error: Some(reason),
-                outcome: RETRY,
-            },
-        }
+        },
     }
 }
 
@@ -123,20 +74,12 @@ fn describe_status(status: u16) -> String {
     }
 }
 
-/// At most `max` bytes of `text`, cut on a character boundary.
-pub(crate) fn truncate(text: &str, max: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max));
-    for c in text.chars() {
-        if out.len() + c.len_utf8() > max {
-            break;
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use libris_domain::delivery::MAX_RESPONSE_TEXT;
+
     use super::*;
 
     #[test]
@@ -190,14 +133,14 @@ mod tests {
             (200, "not json"),
             (302, ""),
         ] {
-            let verdict = Verdict::answered(status, body.as_bytes(), None);
+            let verdict = answered(status, body.as_bytes(), None);
             let report = verdict.report(Duration::ZERO);
             assert_eq!(report.outcome, RETRY, "{status} {body}");
             assert_eq!(report.status, Some(status));
             assert_eq!(report.response_body, body);
             assert!(report.error.is_some());
         }
-        let cut = Verdict::answered(200, br#"{"code": 0"#, Some("reset".into()));
+        let cut = answered(200, br#"{"code": 0"#, Some("reset".into()));
         let report = cut.report(Duration::ZERO);
         assert_eq!(report.outcome, RETRY);
         assert_eq!(
@@ -208,8 +151,8 @@ mod tests {
 
     #[test]
     fn a_sent_report_has_no_error_and_keeps_the_answer() {
-        let report = Verdict::answered(200, br#"{"code":0,"message":"OK"}"#, None)
-            .report(Duration::from_millis(12));
+        let report =
+            answered(200, br#"{"code":0,"message":"OK"}"#, None).report(Duration::from_millis(12));
         assert_eq!(report.outcome, Outcome::Delivered);
         assert_eq!(report.error, None);
         assert_eq!(report.status, Some(200));
@@ -220,10 +163,7 @@ mod tests {
     #[test]
     fn reports_bound_their_texts() {
         let long = "é".repeat(5000);
-        let report = Verdict::answered(500, long.as_bytes(), None).report(Duration::ZERO);
+        let report = answered(500, long.as_bytes(), None).report(Duration::ZERO);
         assert_eq!(report.response_body.len(), MAX_RESPONSE_TEXT);
-        let report = Verdict::unanswered("x".repeat(10_000)).report(Duration::ZERO);
-        assert_eq!(report.error.map(|e| e.len()), Some(MAX_RESPONSE_TEXT));
-        assert_eq!(truncate("«II»", 3), "«I");
     }
 }

@@ -37,10 +37,10 @@ use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response};
 
-pub use classify::MAX_RESPONSE_TEXT;
+pub use libris_domain::delivery::MAX_RESPONSE_TEXT;
 pub use url::check_gateway_url;
 
-use classify::Verdict;
+use libris_domain::delivery::Verdict;
 
 /// `LIBRIS_SMS_TIMEOUT`'s default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -231,7 +231,7 @@ async fn answered(mut response: Response) -> Verdict {
             }
         }
     }
-    Verdict::answered(status, &body, read_error)
+    classify::answered(status, &body, read_error)
 }
 
 fn unanswered(error: &reqwest::Error, address: &str, timeout: Duration) -> String {
