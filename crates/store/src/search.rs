@@ -79,36 +79,23 @@ fn sqlite_terms(words: &[String]) -> String {
     text
 }
 
-/// A tsvector literal: each word and its prefixes (as for SQLite) as
-/// lexemes, given as they are (no parser, no stemming); those of title words
-/// weighted A. Weights need a position; every lexeme gets 1.
+/// A tsvector literal: the lexemes as given (no parser, no stemming), title
+/// words weighted A. Weights need a position; every lexeme gets 1.
 fn pg_document(words: &BookWords) -> String {
-    let mut title = std::collections::HashSet::new();
-    for word in &words.title {
-        title.extend(prefixes(word, PREFIX_CHARS));
-    }
     let mut doc = String::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut push = |term: &str, weight: &str| {
-        if !seen.insert(term.to_owned()) {
-            return;
-        }
+    let mut push = |word: &str, weight: &str| {
         if !doc.is_empty() {
             doc.push(' ');
         }
-        doc.push_str(&quote(term));
+        doc.push_str(&quote(word));
         doc.push_str(":1");
         doc.push_str(weight);
     };
     for word in &words.title {
-        for term in prefixes(word, PREFIX_CHARS) {
-            push(term, "A");
-        }
+        push(word, "A");
     }
-    for word in &words.other {
-        for term in prefixes(word, PREFIX_CHARS).filter(|t| !title.contains(t)) {
-            push(term, "");
-        }
+    for word in words.other.iter().filter(|w| !words.title.contains(w)) {
+        push(word, "");
     }
     doc
 }
@@ -549,25 +536,12 @@ fn fts_match(words: &[String], tier: Tier) -> String {
 }
 
 /// The tsquery of all matches, or with `title_only` of the title tier
-/// (weight A). A word is one exact lexeme (the document holds its
-/// prefixes), a longer one a `:*` prefix over the rare words that long.
+/// (weight A).
 fn ts_query(words: &[String], title_only: bool) -> String {
     let weight = if title_only { "A" } else { "" };
     words
         .iter()
-        .map(|w| {
-            let prefix = if w.chars().count() <= PREFIX_CHARS {
-                ""
-            } else {
-                "*"
-            };
-            let sep = if prefix.is_empty() && weight.is_empty() {
-                ""
-            } else {
-                ":"
-            };
-            format!("{}{sep}{prefix}{weight}", quote(w))
-        })
+        .map(|w| format!("{}:*{weight}", quote(w)))
         .collect::<Vec<_>>()
         .join(" & ")
 }
