@@ -34,6 +34,9 @@ pub enum LendingError {
     NotAvailable,
     #[error("you have no open loan of this book")]
     NoOpenLoan,
+    /// The caller's account was deleted after the request was authenticated.
+    #[error("your account no longer exists")]
+    CallerGone,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -79,6 +82,8 @@ pub fn borrow_book(
         let loan = tx.lending().insert_loan(&new).map_err(|e| match e {
             // Another borrow of this copy committed first.
             StoreError::UniqueViolation(_) => LendingError::NotAvailable,
+            // The member was deleted since their token was checked.
+            StoreError::ForeignKeyViolation(_) => LendingError::CallerGone,
             other => other.into(),
         })?;
         let book = tx.lending().set_book_available(book_id, false, at)?;
@@ -271,6 +276,30 @@ mod tests {
         assert!(!outcome.book.available);
         assert_eq!(outcome.loan.id, 7);
         assert_eq!(store.commits(), 1);
+    }
+
+    #[test]
+    fn a_caller_deleted_since_authentication_borrows_nothing() {
+        let mut tx = MockTx::new();
+        tx.catalog
+            .expect_book()
+            .returning(|id| Ok(Some(book(id, 3))));
+        tx.lending
+            .expect_insert_loan()
+            .returning(|_| Err(StoreError::ForeignKeyViolation("no member 2".into())));
+        tx.lending.expect_set_book_available().never();
+        tx.outbox.expect_append_event().never();
+        let store = MockStore::new(tx);
+        let error = borrow_book(
+            &store,
+            &fixed_clock(),
+            LoanPolicy::default(),
+            &member_caller(),
+            1,
+        )
+        .unwrap_err();
+        assert!(matches!(error, LendingError::CallerGone), "{error:?}");
+        assert_eq!(store.commits(), 0);
     }
 
     #[test]

@@ -300,6 +300,7 @@ impl From<LendingError> for ApiError {
             LendingError::NotFound => Self::not_found("book"),
             LendingError::NotAvailable => Self::conflict("the book is not available"),
             LendingError::NoOpenLoan => Self::conflict("you have no open loan of this book"),
+            LendingError::CallerGone => Self::unauthorized(),
             LendingError::Store(e) => e.into(),
         }
     }
