@@ -944,6 +944,10 @@ pub trait Campaigns {
 /// environment (the application knows the defaults).
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait Settings {
+    /// Waits for any other transaction changing settings, and makes the
+    /// others wait for this one until it ends: a change reads, decides and
+    /// writes as one step.
+    fn lock_settings(&mut self) -> Result<(), StoreError>;
     /// Every stored setting, by key.
     fn stored_settings(&mut self) -> Result<Vec<(String, String)>, StoreError>;
     /// Stores `value` under `key`; `None` removes the key.

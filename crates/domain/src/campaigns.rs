@@ -386,6 +386,9 @@ pub struct CampaignInput {
     pub send_window: Option<(String, String)>,
 }
 
+/// The most values one filter list may hold.
+pub const MAX_FILTER_VALUES: usize = 100;
+
 /// What a librarian decides about a campaign, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CampaignSpec {
@@ -403,6 +406,19 @@ impl CampaignSpec {
     pub fn parse(input: CampaignInput) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let text = errors.check(CampaignText::parse(&input.text));
+        // Each value is one bound parameter of the recipients query: a bound
+        // keeps it well under the databases' parameter limits.
+        for (field, values) in [
+            ("filter.tags", &input.filter.tags),
+            ("filter.operator_codes", &input.filter.operator_codes),
+        ] {
+            if values.len() > MAX_FILTER_VALUES {
+                errors.push(FieldError::new(
+                    field,
+                    format!("at most {MAX_FILTER_VALUES} values"),
+                ));
+            }
+        }
         if input.end_at <= input.start_at {
             errors.push(FieldError::new("end_at", "must be after start_at"));
         }
@@ -857,6 +873,28 @@ mod tests {
             fields(&errors),
             ["text", "end_at", "send_window.from", "send_window.to"]
         );
+    }
+
+    #[test]
+    fn a_filter_list_holds_at_most_a_hundred_values() {
+        let values = |n: usize| (0..n).map(|i| format!("v{i}")).collect::<Vec<_>>();
+        let at_most = CampaignSpec::parse(CampaignInput {
+            filter: FilterInput {
+                tags: values(MAX_FILTER_VALUES),
+                operator_codes: values(MAX_FILTER_VALUES),
+            },
+            ..input()
+        });
+        assert!(at_most.is_ok());
+        let errors = CampaignSpec::parse(CampaignInput {
+            filter: FilterInput {
+                tags: values(MAX_FILTER_VALUES + 1),
+                operator_codes: values(50_000),
+            },
+            ..input()
+        })
+        .unwrap_err();
+        assert_eq!(fields(&errors), ["filter.tags", "filter.operator_codes"]);
     }
 
     #[test]

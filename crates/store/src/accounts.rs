@@ -584,7 +584,8 @@ mod migration_tests {
             (4, 'nomail', '', 'h', false, '2026-01-01 00:00:00'),
             (5, 'nomail2', '', 'h', false, '2026-01-01 00:00:00');
         INSERT INTO profiles (user_id, phone) VALUES
-            (1, '+79161234567'), (2, '79031112233'), (3, '+15550109999'), (4, ''),
+            (1, '+79161234567'), (2, '79031112233'), (3, '+15550109999'),
+            (4, '+7 (912) 345-67-89'),
             (5, '89161234567');
         INSERT INTO loans (id, book_id, book_title, user_id, borrowed_at, due_at, returned_at)
         VALUES
@@ -630,6 +631,12 @@ mod migration_tests {
         let ann2 = profile(conn, 2);
         assert_eq!(ann2.user.email, "", "a later duplicate is cleared");
         assert_eq!(ann2.profile.operator_code.as_deref(), Some("903"));
+        let formatted = profile(conn, 4).profile;
+        assert_eq!(
+            (formatted.phone.as_str(), formatted.operator_code.as_deref()),
+            ("79123456789", Some("912")),
+            "spaces, hyphens and parentheses are dropped as from input"
+        );
         for (id, phone) in [(3, "+15550109999"), (5, "89161234567")] {
             let kept = profile(conn, id).profile;
             assert_eq!((kept.phone.as_str(), kept.operator_code), (phone, None));

@@ -396,6 +396,13 @@ fn recipients_sql(filter: &CampaignFilter, numbered: bool) -> String {
              AND member_tags.tag IN ({tags}))"
         ));
     }
+    if numbered {
+        // PostgreSQL: a member being deleted right now is waited for and then
+        // skipped, and a delete after this waits for it and then removes the
+        // member's new pending message — never a message for a deleted member
+        // (SQLite has one writer at a time).
+        sql.push_str(" FOR KEY SHARE OF users");
+    }
     sql.push_str(" ON CONFLICT (campaign_id, user_id) DO NOTHING");
     sql
 }
@@ -1017,6 +1024,8 @@ mod tests {
         let everyone = recipients_sql(&CampaignFilter::default(), false);
         assert!(!everyone.contains(" IN ("), "{everyone}");
         assert!(everyone.ends_with("ON CONFLICT (campaign_id, user_id) DO NOTHING"));
+        assert!(pg.contains("FOR KEY SHARE OF users ON CONFLICT"), "{pg}");
+        assert!(!sqlite.contains("FOR KEY SHARE"), "{sqlite}");
     }
 
     #[test]

@@ -12,6 +12,20 @@ use crate::error::IntoStore;
 use crate::schema::settings;
 use crate::time::naive;
 
+/// The advisory lock key of settings changes on PostgreSQL ("libris" in
+/// ASCII); SQLite's writer lock already serialises them.
+const SETTINGS_LOCK: i64 = 0x6c69_6272_6973;
+
+pub(crate) fn lock_settings(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(SETTINGS_LOCK)
+            .execute(pg)
+            .store()?;
+    }
+    Ok(())
+}
+
 pub(crate) fn stored_settings(
     conn: &mut AnyConnection,
 ) -> Result<Vec<(String, String)>, StoreError> {

@@ -831,6 +831,10 @@ impl Campaigns for DieselTx<'_> {
 }
 
 impl Settings for DieselTx<'_> {
+    fn lock_settings(&mut self) -> Result<(), StoreError> {
+        settings::lock_settings(self.conn)
+    }
+
     fn stored_settings(&mut self) -> Result<Vec<(String, String)>, StoreError> {
         settings::stored_settings(self.conn)
     }

@@ -14,9 +14,13 @@ ALTER TABLE profiles ADD COLUMN operator_code TEXT NULL;
 -- An IANA name; campaigns read send windows in it.
 ALTER TABLE profiles ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC';
 
--- A phone stored as `+7` and ten digits (the earlier rule kept the `+`) fits
--- the new form once the `+` is dropped; any other phone is kept as it was.
-UPDATE profiles SET phone = substring(phone from 2) WHERE phone ~ '^\+7[0-9]{10}$';
+-- A phone stored earlier fits the new form when, as the application does with
+-- input, spaces, hyphens, parentheses and one leading `+` are dropped and 11
+-- digits starting with 7 are left: it is stored in that form. Any other
+-- phone is kept as it was.
+UPDATE profiles
+    SET phone = regexp_replace(regexp_replace(phone, '[ ()-]', '', 'g'), '^\+', '')
+    WHERE regexp_replace(regexp_replace(phone, '[ ()-]', '', 'g'), '^\+', '') ~ '^7[0-9]{10}$';
 UPDATE profiles SET operator_code = substring(phone from 2 for 3) WHERE phone ~ '^7[0-9]{10}$';
 CREATE INDEX profiles_operator_code ON profiles (operator_code);
 

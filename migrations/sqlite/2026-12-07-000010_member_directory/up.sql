@@ -16,10 +16,14 @@ ALTER TABLE profiles ADD COLUMN operator_code TEXT NULL;
 -- An IANA name; campaigns read send windows in it.
 ALTER TABLE profiles ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC';
 
--- A phone stored as `+7` and ten digits (the earlier rule kept the `+`) fits
--- the new form once the `+` is dropped; any other phone is kept as it was.
-UPDATE profiles SET phone = substr(phone, 2)
-    WHERE phone GLOB '+7[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]';
+-- A phone stored earlier fits the new form when, as the application does with
+-- input, spaces, hyphens, parentheses and one leading `+` are dropped and 11
+-- digits starting with 7 are left: it is stored in that form. Any other
+-- phone is kept as it was.
+UPDATE profiles SET phone = substr(replace(replace(replace(replace(phone, ' ', ''), '-', ''), '(', ''), ')', ''), 2)
+    WHERE replace(replace(replace(replace(phone, ' ', ''), '-', ''), '(', ''), ')', '') GLOB '+7[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]';
+UPDATE profiles SET phone = replace(replace(replace(replace(phone, ' ', ''), '-', ''), '(', ''), ')', '')
+    WHERE replace(replace(replace(replace(phone, ' ', ''), '-', ''), '(', ''), ')', '') GLOB '7[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]';
 UPDATE profiles SET operator_code = substr(phone, 2, 3)
     WHERE phone GLOB '7[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]';
 CREATE INDEX profiles_operator_code ON profiles (operator_code);

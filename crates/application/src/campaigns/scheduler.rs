@@ -46,14 +46,20 @@ pub fn tick(
 ) -> Result<Tick, StoreError> {
     let now = clock.now();
     let mut done = Tick::default();
+    // One campaign that cannot start or finish must not hold up the others
+    // or the daily email: it is logged and tried again at the next tick.
     for id in store.read_tx(|tx| tx.campaigns().campaigns_to_start(now, BATCH))? {
-        if store.write_tx(|tx| start(tx, id, None, now))?.is_some() {
-            done.started.push(id);
+        match store.write_tx(|tx| start(tx, id, None, now)) {
+            Ok(Some(_)) => done.started.push(id),
+            Ok(None) => {}
+            Err(error) => tracing::error!(campaign_id = id, %error, "the campaign did not start"),
         }
     }
     for id in store.read_tx(|tx| tx.campaigns().campaigns_to_finish(now, BATCH))? {
-        if store.write_tx(|tx| finish(tx, id, now))? {
-            done.finished.push(id);
+        match store.write_tx(|tx| finish(tx, id, now)) {
+            Ok(true) => done.finished.push(id),
+            Ok(false) => {}
+            Err(error) => tracing::error!(campaign_id = id, %error, "the campaign did not finish"),
         }
     }
     done.statistics_emails = store.write_tx(|tx| queue_statistics(tx, defaults, now))?;
@@ -249,6 +255,32 @@ mod tests {
         tx.settings
             .expect_stored_settings()
             .returning(|| Ok(vec![]));
+    }
+
+    #[test]
+    fn a_campaign_that_fails_to_start_does_not_hold_up_the_others() {
+        let mut tx = MockTx::new();
+        tx.campaigns
+            .expect_campaigns_to_start()
+            .returning(|_, _| Ok(vec![1, 2]));
+        tx.campaigns
+            .expect_campaign()
+            .with(eq(1))
+            .returning(|_| Err(StoreError::Unexpected("too many parameters".into())));
+        tx.campaigns
+            .expect_campaign()
+            .with(eq(2))
+            .times(1)
+            .returning(|_| Ok(None));
+        tx.campaigns
+            .expect_campaigns_to_finish()
+            .returning(|_, _| Ok(vec![]));
+        tx.settings
+            .expect_stored_settings()
+            .returning(|| Ok(vec![]));
+        let store = MockStore::new(tx);
+        let done = tick(&store, &clock(utc(7, 0)), &defaults()).unwrap();
+        assert!(done.started.is_empty());
     }
 
     #[test]

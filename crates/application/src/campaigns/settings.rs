@@ -143,6 +143,9 @@ pub fn change_settings(
 ) -> Result<CurrentSettings, StoreError> {
     let now = clock.now();
     store.write_tx(|tx| {
+        // Two changes at once would each decide from what they read: a new
+        // URL from one and a token from the other must not meet.
+        tx.settings().lock_settings()?;
         let before = current(tx, defaults)?;
         apply(tx, &before, defaults, &change, now)?;
         let after = current(tx, defaults)?;
@@ -239,7 +242,11 @@ mod tests {
         (tx, table)
     }
 
-    fn change(tx: MockTx, change: SettingsChange) -> CurrentSettings {
+    fn change(mut tx: MockTx, change: SettingsChange) -> CurrentSettings {
+        tx.settings
+            .expect_lock_settings()
+            .times(1)
+            .returning(|| Ok(()));
         let store = MockStore::new(tx);
         let admin = Admin::check(admin()).unwrap();
         change_settings(&store, &fixed_clock(), &admin, &defaults(), change).unwrap()
