@@ -2,10 +2,9 @@
 //! author's statistics and its event in the same transaction.
 
 use libris_domain::catalog::{Book, BookId, BookSnapshot};
-use libris_domain::events::{Changes, DomainEvent};
+use libris_domain::events::{note_change, Changes, DomainEvent};
 use libris_domain::values::{BookTitle, Isbn};
 use libris_domain::{FieldError, ValidationErrors};
-use serde_json::json;
 
 use crate::access::Admin;
 use crate::events::{record, EventContext};
@@ -147,24 +146,20 @@ pub fn list_books(
 /// What an update changes, as `{field: [old, new]}`.
 fn changes(before: &Book, after: &BookFields) -> Changes {
     let mut changes = Changes::new();
-    if before.title != after.title {
-        changes.insert("title", (json!(before.title), json!(after.title)));
-    }
-    if before.author_id != after.author_id {
-        changes.insert(
-            "author_id",
-            (json!(before.author_id), json!(after.author_id)),
-        );
-    }
-    if before.isbn != after.isbn {
-        changes.insert("isbn", (json!(before.isbn), json!(after.isbn)));
-    }
-    if before.available != after.available {
-        changes.insert(
-            "available",
-            (json!(before.available), json!(after.available)),
-        );
-    }
+    note_change(&mut changes, "title", &before.title, &after.title);
+    note_change(
+        &mut changes,
+        "author_id",
+        &before.author_id,
+        &after.author_id,
+    );
+    note_change(&mut changes, "isbn", &before.isbn, &after.isbn);
+    note_change(
+        &mut changes,
+        "available",
+        &before.available,
+        &after.available,
+    );
     changes
 }
 
@@ -234,6 +229,7 @@ mod tests {
     use libris_domain::audit::AuditAction;
     use libris_domain::lending::Loan;
     use mockall::predicate::eq;
+    use serde_json::json;
 
     use super::*;
     use crate::ports::MockTx;

@@ -5,7 +5,7 @@
 //! demoted nor deleted, nor can a member with a book on loan be deleted.
 
 use libris_domain::accounts::{Account, Profile, User, UserId, UserRef};
-use libris_domain::events::{Changes, DomainEvent};
+use libris_domain::events::{note_change, Changes, DomainEvent};
 use libris_domain::members::{Phone, Tag, Tags, TimeZoneName};
 use libris_domain::values::{Email, Password, Username};
 use serde_json::{json, Value};
@@ -222,58 +222,38 @@ fn password_mark(present: bool) -> Value {
     }
 }
 
+/// A field the request gave, noted when it differs; one left out is no
+/// change.
+fn given<T: serde::Serialize + PartialEq>(
+    changes: &mut Changes,
+    field: &'static str,
+    old: &T,
+    new: Option<&T>,
+) {
+    if let Some(new) = new {
+        note_change(changes, field, old, new);
+    }
+}
+
 /// What a change does to a member, as `{field: [old, new]}`: each field
 /// given whose value differs (a password given always counts).
 fn changes(current: &Account, user: &UserChanges, profile: &ProfileChanges) -> Changes {
     let mut changes = Changes::new();
-    let mut compare = |field: &'static str, old: Value, new: Option<Value>| {
-        if let Some(new) = new {
-            if new != old {
-                changes.insert(field, (old, new));
-            }
-        }
-    };
     let (was, had) = (&current.user, &current.profile);
-    compare(
-        "username",
-        json!(was.username),
-        user.username.as_ref().map(|v| json!(v)),
-    );
-    compare(
-        "email",
-        json!(was.email),
-        user.email.as_ref().map(|v| json!(v)),
-    );
-    compare(
-        "is_admin",
-        json!(was.is_admin),
-        user.is_admin.map(|v| json!(v)),
-    );
-    compare(
-        "bio",
-        json!(had.bio),
-        profile.bio.as_ref().map(|v| json!(v)),
-    );
-    compare(
-        "phone",
-        json!(had.phone),
-        profile.phone.as_ref().map(|v| json!(v)),
-    );
-    compare(
+    let c = &mut changes;
+    given(c, "username", &was.username, user.username.as_ref());
+    given(c, "email", &was.email, user.email.as_ref());
+    given(c, "is_admin", &was.is_admin, user.is_admin.as_ref());
+    given(c, "bio", &had.bio, profile.bio.as_ref());
+    given(c, "phone", &had.phone, profile.phone.as_ref());
+    given(
+        c,
         "subscribed_to_notifications",
-        json!(had.subscribed_to_notifications),
-        profile.subscribed_to_notifications.map(|v| json!(v)),
+        &had.subscribed_to_notifications,
+        profile.subscribed_to_notifications.as_ref(),
     );
-    compare(
-        "tags",
-        json!(had.tags),
-        profile.tags.as_ref().map(|v| json!(v)),
-    );
-    compare(
-        "timezone",
-        json!(had.timezone),
-        profile.timezone.as_ref().map(|v| json!(v)),
-    );
+    given(c, "tags", &had.tags, profile.tags.as_ref());
+    given(c, "timezone", &had.timezone, profile.timezone.as_ref());
     if let Some(password) = &user.password_hash {
         changes.insert(
             "password",

@@ -45,6 +45,18 @@ pub const BUILT_IN_EVENTS: [&str; 20] = [
 /// A field's value before and after an update.
 pub type Changes = BTreeMap<&'static str, (Value, Value)>;
 
+/// Adds `field` to `changes` as `[old, new]` when the two differ.
+pub fn note_change<T: Serialize + PartialEq + ?Sized>(
+    changes: &mut Changes,
+    field: &'static str,
+    old: &T,
+    new: &T,
+) {
+    if old != new {
+        changes.insert(field, (json!(old), json!(new)));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum DomainEvent {
     BookCreated(BookSnapshot),

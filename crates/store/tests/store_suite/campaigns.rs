@@ -31,6 +31,8 @@ on_both_backends!(
     a_members_delete_removes_their_pending_messages_only,
     the_daily_statistics_are_queued_once_per_day_and_address,
     settings_fall_back_to_their_defaults_and_the_token_follows_the_url,
+    a_settings_change_waits_for_one_in_progress,
+    a_campaign_starting_while_a_member_is_deleted_leaves_them_no_message,
 );
 
 fn clock(now: DateTime<Utc>) -> MockClock {
@@ -462,4 +464,71 @@ fn settings_fall_back_to_their_defaults_and_the_token_follows_the_url(store: &Di
     let back = settings::change_settings(store, &fixed_clock(), &admin, &defaults, change).unwrap();
     assert_eq!(back.sms_url.as_deref(), Some("https://env.example/v1"));
     assert_eq!(back.sms_token.as_deref(), Some("env-token"));
+}
+
+/// A change reads, decides and writes as one step: a second change that
+/// starts while the first holds the lock reads what the first wrote (on
+/// PostgreSQL, without the lock it would read the settings from before).
+fn a_settings_change_waits_for_one_in_progress(store: &DieselStore) {
+    let locked = std::sync::Barrier::new(2);
+    let read = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            store
+                .write_tx(|tx| {
+                    tx.settings().lock_settings()?;
+                    locked.wait();
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    tx.settings()
+                        .put_setting("sms_url", Some("https://first.example"), at(0))
+                })
+                .unwrap();
+        });
+        let second = scope.spawn(|| {
+            locked.wait();
+            store
+                .write_tx(|tx| {
+                    tx.settings().lock_settings()?;
+                    tx.settings().stored_settings()
+                })
+                .unwrap()
+        });
+        second.join().unwrap()
+    });
+    assert_eq!(
+        read,
+        [("sms_url".to_owned(), "https://first.example".to_owned())]
+    );
+}
+
+/// The member's delete (its pending messages, then the member) is in
+/// progress when the scheduler starts a campaign that would select them:
+/// the start waits for the delete and skips the member (on PostgreSQL,
+/// without the key-share lock it would queue a message for them).
+fn a_campaign_starting_while_a_member_is_deleted_leaves_them_no_message(store: &DieselStore) {
+    let ann = member(store, "ann", "79161234567", &[], true);
+    let bob = member(store, "bob", "79161234568", &[], true);
+    let campaign = create(store, 0, spec(60, 86_400, &[], &[]));
+    let deleting = std::sync::Barrier::new(2);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            store
+                .write_tx(|tx| {
+                    tx.campaigns().delete_pending_messages_of(ann)?;
+                    tx.accounts().delete_user(ann)?;
+                    deleting.wait();
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    Ok::<_, StoreError>(())
+                })
+                .unwrap();
+        });
+        scope.spawn(|| {
+            deleting.wait();
+            tick(store, &clock(at(61)), &SettingDefaults::default()).unwrap();
+        });
+    });
+    let recipients: Vec<i64> = messages(store, campaign.id)
+        .iter()
+        .map(|m| m.user_id)
+        .collect();
+    assert_eq!(recipients, [bob]);
 }
