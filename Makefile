@@ -4,7 +4,7 @@ CARGO ?= cargo
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: run test bench lint fmt postgres-status check-docker test-api
+.PHONY: run test bench lint fmt postgres-status check-docker test-api test-browser
 
 ## Build and start the service (./libris.db unless DATABASE_URL says otherwise) with a local admin.
 run:
@@ -55,3 +55,12 @@ check-docker:
 ## schemathesis against /api/openapi.json on a fresh server (LIBRIS_API_MAX_EXAMPLES, LIBRIS_API_SEED).
 test-api:
 	CARGO="$(CARGO)" bash tests/api/run-schemathesis.sh
+
+## The admin console in headless Chromium (/usr/bin/chromium) with a local OpenID provider and webhook receiver.
+BROWSER_VENV := target/browser-venv
+test-browser:
+	$(CARGO) build -p libris-server --bin libris
+	cd tests/browser && npm ci --no-audit --no-fund
+	[ -x $(BROWSER_VENV)/bin/pip ] || python3 -m venv $(BROWSER_VENV)
+	$(BROWSER_VENV)/bin/pip install -q -r tests/browser/requirements.txt
+	cd tests/browser && node --test --test-timeout=120000

@@ -18,6 +18,7 @@ pub mod members;
 pub mod notifications;
 pub mod pagination;
 pub mod ports;
+pub mod sso;
 pub mod webhooks;
 
 #[cfg(any(test, feature = "mock"))]

@@ -21,6 +21,9 @@ use uuid::Uuid;
 
 use crate::campaigns::model::{Campaign, CampaignActivity, CampaignMessage, OutgoingMessage};
 use crate::pagination::{Page, Paged};
+#[cfg(any(test, feature = "mock"))]
+use crate::sso::ports::MockSignOn;
+use crate::sso::SignOn;
 use libris_domain::campaigns::{
     CampaignFilter, CampaignId, CampaignSpec, CampaignStatus, MessageCounts, MessageId,
     MessageStatus,
@@ -273,8 +276,19 @@ pub struct AttemptLogFilter {
     /// Only the attempts at this member's webhooks.
     pub owner: Option<UserId>,
     pub webhook_id: Option<WebhookId>,
+    /// Only the attempts of this delivery.
+    pub delivery_id: Option<DeliveryId>,
     pub success: Option<bool>,
     pub event: Option<String>,
+}
+
+/// How many deliveries created within one hour are now in one status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourlyDeliveryCount {
+    /// The hour's first instant (UTC).
+    pub hour: DateTime<Utc>,
+    pub status: DeliveryStatus,
+    pub count: i64,
 }
 
 /// One attempt to log.
@@ -366,6 +380,8 @@ pub trait Tx {
     fn campaigns(&mut self) -> &mut dyn Campaigns;
     /// [`Settings`] in this transaction.
     fn settings(&mut self) -> &mut dyn Settings;
+    /// [`SignOn`] in this transaction.
+    fn sign_on(&mut self) -> &mut dyn SignOn;
 }
 
 /// Members, their profiles and their bearer tokens.
@@ -641,6 +657,15 @@ pub trait Deliveries {
         filter: &DeliveryFilter,
         page: Page,
     ) -> Result<Paged<Delivery>, StoreError>;
+    /// The deliveries created from `from` to `to` (both included), of
+    /// `owner`'s webhooks if given, counted by the UTC hour of their
+    /// creation and their current status; a pair with none is absent.
+    fn count_deliveries_by_hour(
+        &mut self,
+        owner: Option<UserId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<HourlyDeliveryCount>, StoreError>;
     /// Appends attempt logs; answers them in the order given. A log refers to
     /// its webhook and delivery by id only, and outlives them.
     fn insert_attempt_logs(
@@ -978,6 +1003,7 @@ pub struct MockTx {
     pub notifications: MockNotifications,
     pub campaigns: MockCampaigns,
     pub settings: MockSettings,
+    pub sign_on: MockSignOn,
 }
 
 #[cfg(any(test, feature = "mock"))]
@@ -1021,6 +1047,9 @@ impl Tx for MockTx {
     }
     fn settings(&mut self) -> &mut dyn Settings {
         &mut self.settings
+    }
+    fn sign_on(&mut self) -> &mut dyn SignOn {
+        &mut self.sign_on
     }
 }
 

@@ -18,7 +18,12 @@ use libris_application::imports::ImportError;
 use libris_application::lending::LendingError;
 use libris_application::login_throttle::Throttled;
 use libris_application::members::MemberError;
-use libris_application::webhooks::delivery::RedeliverError;
+use libris_application::sso::exchange::ExchangeError;
+use libris_application::sso::identities::IdentityError;
+use libris_application::sso::login::StateError;
+use libris_application::sso::sign_in::SignInError;
+use libris_application::sso::ProviderError;
+use libris_application::webhooks::delivery::{GetDeliveryError, RedeliverError};
 use libris_application::webhooks::inbound::ReceiveError;
 use libris_application::webhooks::subscriptions::WebhookError;
 use libris_application::StoreError;
@@ -343,11 +348,112 @@ impl From<WebhookError> for ApiError {
     }
 }
 
+impl From<GetDeliveryError> for ApiError {
+    fn from(error: GetDeliveryError) -> Self {
+        match error {
+            GetDeliveryError::NotFound => Self::not_found("delivery"),
+            GetDeliveryError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<RedeliverError> for ApiError {
     fn from(error: RedeliverError) -> Self {
         match error {
             RedeliverError::NotFound => Self::not_found("delivery"),
             RedeliverError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ExchangeError> for ApiError {
+    fn from(error: ExchangeError) -> Self {
+        match error {
+            ExchangeError::InvalidCode => Self::bearer_unauthorized(
+                "invalid_code",
+                "the sign-in code is unknown, used or expired",
+            ),
+            ExchangeError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(error: IdentityError) -> Self {
+        match error {
+            IdentityError::UserNotFound => Self::not_found("member"),
+            IdentityError::NotFound => Self::not_found("identity"),
+            IdentityError::Duplicate => {
+                Self::conflict("this identity is already linked to a member")
+                    .with_details(vec![FieldError::new("subject", "is already linked")])
+            }
+            IdentityError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Why a single sign-on did not complete. The callback answers the browser
+/// with a redirect, not a status: each expected failure is a reason the
+/// console reads in `#oidc_error=`; the unexpected ones are a 500.
+#[derive(Debug)]
+pub enum SignInFailure {
+    NotConfigured,
+    StateMismatch,
+    /// The provider refused, failed or could not be reached.
+    ProviderRefused,
+    TokenInvalid,
+    UnknownIdentity,
+    Unexpected(ApiError),
+}
+
+impl SignInFailure {
+    /// The reason in `#oidc_error=` (console-spec).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NotConfigured => "not_configured",
+            Self::StateMismatch => "state_mismatch",
+            Self::ProviderRefused => "provider_error",
+            Self::TokenInvalid => "token_invalid",
+            Self::UnknownIdentity => "unknown_identity",
+            Self::Unexpected(_) => "internal_error",
+        }
+    }
+}
+
+impl From<ApiError> for SignInFailure {
+    fn from(error: ApiError) -> Self {
+        Self::Unexpected(error)
+    }
+}
+
+impl From<StateError> for SignInFailure {
+    fn from(error: StateError) -> Self {
+        match error {
+            StateError::Mismatch => {
+                tracing::warn!("single sign-on refused: the state does not match");
+                Self::StateMismatch
+            }
+            StateError::Store(e) => Self::Unexpected(e.into()),
+        }
+    }
+}
+
+/// The provider's message goes to the log only.
+impl From<ProviderError> for SignInFailure {
+    fn from(error: ProviderError) -> Self {
+        tracing::warn!(error = %error, "single sign-on failed at the provider");
+        match error {
+            ProviderError::Unavailable(_) => Self::ProviderRefused,
+            ProviderError::InvalidToken(_) => Self::TokenInvalid,
+        }
+    }
+}
+
+impl From<SignInError> for SignInFailure {
+    fn from(error: SignInError) -> Self {
+        match error {
+            SignInError::UnknownIdentity => Self::UnknownIdentity,
+            SignInError::Store(e) => Self::Unexpected(e.into()),
         }
     }
 }

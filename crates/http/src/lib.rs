@@ -85,6 +85,8 @@ pub fn server(
                         .error_handler(|_, _| ApiError::not_found("resource").into()),
                 )
                 .configure(openapi::configure)
+                // Before the console's scope, which would take `/admin/oidc`.
+                .configure(routes::sso::configure_console)
                 .configure(admin::configure)
                 .configure(metrics::configure)
                 .configure(routes::configure)

@@ -22,8 +22,8 @@ use uuid::Uuid;
 use crate::errors::ApiError;
 use crate::page_headers::page_headers;
 use crate::routes::{
-    accounts, audit, authors, books, campaigns, events, health, imports, inbound, lending,
-    notifications, settings, webhooks,
+    accounts, audit, authors, books, campaigns, events, health, identities, imports, inbound,
+    lending, notifications, settings, sso, webhooks,
 };
 
 /// Where the document is served.
@@ -54,6 +54,11 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         accounts::update_me,
         accounts::issue_token,
         accounts::revoke_token,
+        sso::status,
+        sso::exchange,
+        identities::list,
+        identities::create,
+        identities::delete,
         authors::list,
         authors::create,
         authors::get,
@@ -84,6 +89,8 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         webhooks::test,
         webhooks::logs,
         webhooks::deliveries,
+        webhooks::get_delivery,
+        webhooks::timeline,
         webhooks::redeliver,
         inbound::receive,
         inbound::list,

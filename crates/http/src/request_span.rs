@@ -12,6 +12,19 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
 use crate::client::TrustedProxies;
 
+/// Paths whose query string is a credential: the single sign-on callback
+/// carries the provider's authorization code and the login's state.
+const SECRET_QUERIES: &[&str] = &["/admin/oidc/callback"];
+
+/// The path and query as logged: the query left out where it is a credential.
+fn logged_target(uri: &actix_web::http::Uri) -> String {
+    let path = uri.path();
+    if SECRET_QUERIES.contains(&path.trim_end_matches('/')) {
+        return path.to_owned();
+    }
+    uri.path_and_query().map_or(path, |p| p.as_str()).to_owned()
+}
+
 pub(crate) struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
@@ -19,11 +32,7 @@ impl RootSpanBuilder for RequestSpan {
         let client_ip = TrustedProxies::client_of(request.request())
             .map(|ip| ip.to_string())
             .unwrap_or_default();
-        let target = request
-            .uri()
-            .path_and_query()
-            .map_or("", |p| p.as_str())
-            .to_owned();
+        let target = logged_target(request.uri());
         let request_id = request
             .extensions()
             .get::<RequestId>()
@@ -50,5 +59,31 @@ impl RootSpanBuilder for RequestSpan {
             span.record("http.route", route.as_deref().unwrap_or("unmatched"));
         }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sign_on_callback_is_logged_without_its_code_and_state() {
+        for uri in [
+            "/admin/oidc/callback?code=c0de&state=s7a7e",
+            "/admin/oidc/callback/?code=c0de",
+        ] {
+            let logged = logged_target(&uri.parse().unwrap());
+            assert!(logged.starts_with("/admin/oidc/callback"), "{logged}");
+            assert!(
+                !logged.contains("c0de") && !logged.contains("s7a7e"),
+                "{logged}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_queries_are_logged_as_sent() {
+        let logged = logged_target(&"/api/books/?q=dune&limit=5".parse().unwrap());
+        assert_eq!(logged, "/api/books/?q=dune&limit=5");
     }
 }

@@ -6,6 +6,7 @@ use libris_application::campaigns::settings::SettingsRules;
 use libris_application::engine::Engine;
 use libris_application::lending::LoanPolicy;
 use libris_application::login_throttle::LoginThrottle;
+use libris_application::sso::IdentityProvider;
 use libris_application::webhooks::delivery::PingThrottle;
 use libris_application::webhooks::{EndpointPolicy, InboundVerifier, WebhookQueue};
 use libris_application::{Clock, PasswordHasher, Store, TokenCodec};
@@ -43,4 +44,13 @@ pub struct AppState {
     /// `/api/settings/`: the environment's defaults and the SMS gateway
     /// adapter's check of a URL.
     pub settings: SettingsRules,
+    /// Single sign-on to the console; `None` when no provider is configured.
+    pub sso: Option<SingleSignOn>,
+}
+
+/// The identity provider and how its sign-ins are carried.
+pub struct SingleSignOn {
+    pub provider: Arc<dyn IdentityProvider>,
+    /// The public URL is `https`: the state cookie is `Secure`.
+    pub secure_cookie: bool,
 }

@@ -259,6 +259,113 @@ pub struct ServeArgs {
         value_parser = parse_inbound_secret
     )]
     pub inbound_secret: Option<SigningKey>,
+
+    #[command(flatten)]
+    pub oidc: OidcArgs,
+}
+
+/// Single sign-on to the console (docs/sso.md): the three `LIBRIS_OIDC_*`
+/// together, or none.
+#[derive(Debug, Clone, Args)]
+pub struct OidcArgs {
+    /// The OpenID Connect provider's issuer URL (discovered on the first
+    /// sign-in, not at start). Default: none, no single sign-on.
+    #[arg(long, env = "LIBRIS_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// This server's client id at the provider.
+    #[arg(long, env = "LIBRIS_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// This server's client secret at the provider; never logged.
+    #[arg(long, env = "LIBRIS_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+
+    /// The URL browsers reach this server at; the provider sends them back
+    /// to it + `/admin/oidc/callback` (default: `http://{host}:{port}`).
+    #[arg(long, env = "LIBRIS_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+}
+
+/// The provider a configuration names, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcProvider {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl OidcArgs {
+    /// `None` when none of the three is set; an error naming each missing
+    /// one when only some are. An empty value counts as not set.
+    pub fn provider(&self) -> Result<Option<OidcProvider>, String> {
+        let given = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let settings = [
+            ("LIBRIS_OIDC_ISSUER", given(&self.oidc_issuer)),
+            ("LIBRIS_OIDC_CLIENT_ID", given(&self.oidc_client_id)),
+            ("LIBRIS_OIDC_CLIENT_SECRET", given(&self.oidc_client_secret)),
+        ];
+        match settings {
+            [(_, Some(issuer)), (_, Some(client_id)), (_, Some(client_secret))] => {
+                Ok(Some(OidcProvider {
+                    issuer,
+                    client_id,
+                    client_secret,
+                }))
+            }
+            [(_, None), (_, None), (_, None)] => Ok(None),
+            _ => {
+                let missing: Vec<&str> = settings
+                    .iter()
+                    .filter(|(_, value)| value.is_none())
+                    .map(|(name, _)| *name)
+                    .collect();
+                Err(format!(
+                    "single sign-on needs LIBRIS_OIDC_ISSUER, LIBRIS_OIDC_CLIENT_ID and \
+                     LIBRIS_OIDC_CLIENT_SECRET together: {} not set",
+                    missing.join(" and ")
+                ))
+            }
+        }
+    }
+
+    /// Where the provider sends browsers back.
+    pub fn redirect_url(&self, host: &str, port: u16) -> String {
+        let base = match &self.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{host}:{port}"),
+        };
+        format!("{base}/admin/oidc/callback")
+    }
+
+    /// Whether browsers reach this server over https (the state cookie is
+    /// then `Secure`).
+    pub fn public_url_is_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
+    }
+}
+
+/// `http://` or `https://` and a host, without a trailing slash.
+fn parse_public_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim().trim_end_matches('/');
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{raw}` is not an http:// or https:// URL"))?;
+    if host.is_empty() || host.starts_with('/') || url.contains(['?', '#']) {
+        return Err(format!(
+            "`{raw}` must be a base URL like https://libris.example.org"
+        ));
+    }
+    Ok(url.to_owned())
 }
 
 /// Delivery settings (docs/api.md, docs/operations.md).
@@ -722,6 +829,65 @@ mod tests {
         assert!(
             matches!(cli.command, Some(Command::Deliveries(DeliveriesCommand::Prune { older_than })) if older_than == Duration::from_secs(7 * 86_400))
         );
+    }
+
+    fn oidc(argv: &[&str]) -> OidcArgs {
+        let mut full = vec!["libris"];
+        full.extend_from_slice(argv);
+        Config::from_cli(&Cli::try_parse_from(full).unwrap())
+            .serve
+            .oidc
+    }
+
+    #[test]
+    fn single_sign_on_takes_its_three_settings_together_or_none() {
+        assert_eq!(oidc(&[]).provider(), Ok(None));
+        let all = oidc(&[
+            "--oidc-issuer",
+            "https://id.example",
+            "--oidc-client-id",
+            "libris",
+            "--oidc-client-secret",
+            "s3cret",
+        ]);
+        assert_eq!(
+            all.provider().unwrap().map(|p| p.client_id),
+            Some("libris".into())
+        );
+        let partial = oidc(&[
+            "--oidc-issuer",
+            "https://id.example",
+            "--oidc-client-id",
+            "",
+        ]);
+        let err = partial.provider().unwrap_err();
+        assert!(
+            err.contains("LIBRIS_OIDC_CLIENT_ID and LIBRIS_OIDC_CLIENT_SECRET not set"),
+            "{err}"
+        );
+        assert!(!err.contains("LIBRIS_OIDC_ISSUER not set"), "{err}");
+    }
+
+    #[test]
+    fn the_redirect_url_follows_the_public_url_or_the_listener() {
+        let default = oidc(&[]);
+        assert_eq!(
+            default.redirect_url("127.0.0.1", 8000),
+            "http://127.0.0.1:8000/admin/oidc/callback"
+        );
+        assert!(!default.public_url_is_https());
+        let public = oidc(&["--public-url", "https://libris.example/"]);
+        assert_eq!(
+            public.redirect_url("0.0.0.0", 8000),
+            "https://libris.example/admin/oidc/callback"
+        );
+        assert!(public.public_url_is_https());
+        for bad in ["libris.example", "ftp://x", "https://", "https://x/?a"] {
+            assert!(
+                Cli::try_parse_from(["libris", "--public-url", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

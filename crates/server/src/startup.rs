@@ -24,7 +24,9 @@ use libris_domain::values::{Email, Password, Username};
 use libris_domain::ValidationErrors;
 use libris_email::SmtpChannel;
 use libris_http::metrics::Metrics;
+use libris_http::state::SingleSignOn;
 use libris_http::{AppState, HttpSettings};
+use libris_oidc::{OidcSettings, OpenIdProvider};
 use libris_store::{DatabaseUrl, DieselStore};
 use libris_webhooks::{EndpointRules, SenderConfig, ThreadRandom, WebhookSender};
 use std::time::Duration;
@@ -32,8 +34,8 @@ use tokio::sync::Semaphore;
 
 use crate::clock::SystemClock;
 use crate::config::{
-    AdminAccount, ChannelArgs, Config, DatabaseArgs, EmailArgs, Schedule, SmsArgs, WebhookArgs,
-    SMS_RETRY_SCHEDULE,
+    AdminAccount, ChannelArgs, Config, DatabaseArgs, EmailArgs, OidcProvider, Schedule, ServeArgs,
+    SmsArgs, WebhookArgs, SMS_RETRY_SCHEDULE,
 };
 use crate::destinations::{DestinationRules, Destinations};
 use crate::sms::GatewayAdapter;
@@ -48,6 +50,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // A partial single sign-on configuration stops the start before
+        // anything is opened.
+        let oidc = config.serve.oidc.provider().map_err(anyhow::Error::msg)?;
         let wake = Arc::new(Wake::default());
         let store = Arc::new(open_store(&config.database_url, config.db_pool_size, &wake).await?);
         if let Some(admin) = config.bootstrap_admin() {
@@ -63,6 +68,9 @@ impl Application {
         let listener =
             TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
         let port = listener.local_addr()?.port();
+        let sso = oidc
+            .map(|provider| single_sign_on(&config.serve, port, provider))
+            .transpose()?;
         let pipeline = Pipeline::new(Arc::clone(&store) as Arc<dyn Store>, &config.channels)?;
         pipeline.register().await?;
         let metrics = Arc::new(Metrics::default());
@@ -97,6 +105,7 @@ impl Application {
                 defaults: pipeline.campaign_settings.clone(),
                 check_gateway_url: libris_sms::check_gateway_url,
             },
+            sso,
         };
         let settings = HttpSettings {
             max_body_bytes: config.serve.max_body_bytes,
@@ -156,6 +165,29 @@ pub async fn open_store(
     let store = tokio::task::spawn_blocking(move || DieselStore::open(&url, pool_size)).await??;
     let wake = Arc::clone(wake);
     Ok(store.with_commit_hook(Arc::new(move |queued| wake.work_queued(queued))))
+}
+
+/// The provider adapter. It contacts the provider on the first sign-in
+/// only, so the server starts while the provider is down.
+fn single_sign_on(
+    serve: &ServeArgs,
+    port: u16,
+    provider: OidcProvider,
+) -> anyhow::Result<SingleSignOn> {
+    let redirect_url = serve.oidc.redirect_url(&serve.host, port);
+    let issuer = provider.issuer.clone();
+    let adapter = OpenIdProvider::new(OidcSettings {
+        issuer: provider.issuer,
+        client_id: provider.client_id,
+        client_secret: provider.client_secret,
+        redirect_url: redirect_url.clone(),
+    })
+    .context("LIBRIS_OIDC_ISSUER or LIBRIS_PUBLIC_URL")?;
+    tracing::info!(issuer, redirect_url, "single sign-on enabled");
+    Ok(SingleSignOn {
+        provider: Arc::new(adapter),
+        secure_cookie: serve.oidc.public_url_is_https(),
+    })
 }
 
 /// A member may ping each of their webhooks once in this time.

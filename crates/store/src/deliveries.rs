@@ -4,10 +4,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use libris_application::ports::{
-    AttemptLogFilter, ClaimedDelivery, DeliveryFilter, NewAttemptLog, NewDelivery,
+    AttemptLogFilter, ClaimedDelivery, DeliveryFilter, HourlyDeliveryCount, NewAttemptLog,
+    NewDelivery,
 };
 use libris_application::{Page, Paged, StoreError};
+use libris_domain::accounts::UserId;
 use libris_domain::delivery::Progress;
 use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryId, DeliveryStatus, WebhookId};
 use uuid::Uuid;
@@ -295,6 +298,74 @@ pub(crate) fn list_deliveries(
     })
 }
 
+#[derive(QueryableByName)]
+struct HourlyCountRow {
+    #[diesel(sql_type = Text)]
+    hour: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// One `GROUP BY` over the deliveries of the window. The hour is text in one
+/// format on both backends, so that one parser reads it: SQLite stores
+/// timestamps as text, PostgreSQL truncates its own.
+fn hourly_counts_sql(hour: &str, [from, to, owner]: [&str; 3]) -> String {
+    format!(
+        "SELECT {hour} AS hour, status, COUNT(*) AS count FROM deliveries \
+         WHERE created_at >= {from} AND created_at <= {to} \
+         AND ({owner} IS NULL OR webhook_id IN (SELECT id FROM webhooks WHERE owner_id = {owner})) \
+         GROUP BY 1, 2"
+    )
+}
+
+pub(crate) fn count_deliveries_by_hour(
+    conn: &mut AnyConnection,
+    owner: Option<UserId>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<HourlyDeliveryCount>, StoreError> {
+    macro_rules! hourly {
+        ($c:expr, $sql:expr) => {
+            diesel::sql_query($sql)
+                .bind::<Timestamp, _>(naive(from))
+                .bind::<Timestamp, _>(naive(to))
+                .bind::<Nullable<BigInt>, _>(owner)
+                .load::<HourlyCountRow>($c)
+        };
+    }
+    let rows = match conn {
+        AnyConnection::Postgresql(pg) => hourly!(
+            pg,
+            hourly_counts_sql(
+                "to_char(date_trunc('hour', created_at), 'YYYY-MM-DD HH24:MI:SS')",
+                ["$1", "$2", "$3"],
+            )
+        ),
+        AnyConnection::Sqlite(sqlite) => hourly!(
+            sqlite,
+            hourly_counts_sql(
+                "strftime('%Y-%m-%d %H:00:00', created_at)",
+                ["?1", "?2", "?3"]
+            )
+        ),
+    }
+    .store()?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(HourlyDeliveryCount {
+                hour: NaiveDateTime::parse_from_str(&row.hour, "%Y-%m-%d %H:%M:%S")
+                    .map(utc)
+                    .map_err(|e| unreadable("delivery hour", e))?,
+                status: DeliveryStatus::parse(&row.status)
+                    .ok_or_else(|| unreadable("delivery status", &row.status))?,
+                count: row.count,
+            })
+        })
+        .collect()
+}
+
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = webhook_logs)]
 struct AttemptRow {
@@ -397,6 +468,9 @@ fn filtered_attempts(filter: &AttemptLogFilter) -> webhook_logs::BoxedQuery<'_, 
     }
     if let Some(id) = filter.webhook_id {
         query = query.filter(webhook_logs::webhook_id.eq(id.to_string()));
+    }
+    if let Some(id) = filter.delivery_id {
+        query = query.filter(webhook_logs::delivery_id.eq(id));
     }
     if let Some(success) = filter.success {
         query = query.filter(webhook_logs::success.eq(success));

@@ -22,6 +22,7 @@ mod outbox;
 mod schema;
 mod search;
 mod settings;
+mod sign_on;
 mod time;
 mod tx;
 mod webhooks;

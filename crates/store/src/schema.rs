@@ -292,3 +292,31 @@ diesel::table! {
 
 diesel::joinable!(campaign_messages -> campaigns (campaign_id));
 diesel::allow_tables_to_appear_in_same_query!(campaigns, campaign_messages);
+
+diesel::table! {
+    user_identities (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        issuer -> Text,
+        subject -> Text,
+        email -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oidc_logins (state) {
+        state -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> BigInt,
+        expires_at -> Timestamp,
+    }
+}

@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use libris_application::ports::{
     Accounts, AttemptLogFilter, AuditFilter, AuditLog, AuthorFields, BookFields, BookFilter,
-    Catalog, ClaimedDelivery, Deliveries, DeliveryFilter, Inbound, InboundFilter, Lending,
-    LoanFilter, MemberFilter, NewAttemptLog, NewDelivery, NewEvent, NewInboundEvent, NewLoan,
-    NewUser, Notifications, Outbox, ProfileChanges, Subscriptions, Tx, UserChanges, WebhookFields,
+    Catalog, ClaimedDelivery, Deliveries, DeliveryFilter, HourlyDeliveryCount, Inbound,
+    InboundFilter, Lending, LoanFilter, MemberFilter, NewAttemptLog, NewDelivery, NewEvent,
+    NewInboundEvent, NewLoan, NewUser, Notifications, Outbox, ProfileChanges, Subscriptions, Tx,
+    UserChanges, WebhookFields,
 };
 use libris_application::webhooks::CHANNEL as WEBHOOK_CHANNEL;
 use libris_application::{Page, Paged, StoreError};
@@ -26,12 +27,13 @@ use crate::connection::AnyConnection;
 use crate::Hold;
 use crate::QueuedWork;
 use crate::{accounts, audit, catalog, deliveries, imports, inbound, lending, outbox, webhooks};
-use crate::{campaigns, settings};
+use crate::{campaigns, settings, sign_on};
 use libris_application::campaigns::model::{
     Campaign, CampaignActivity, CampaignMessage, OutgoingMessage,
 };
 use libris_application::campaigns::CHANNEL as SMS_CHANNEL;
 use libris_application::ports::{Campaigns, Settings};
+use libris_application::sso::{Identity, NewIdentity, PendingLogin, SignOn};
 use libris_domain::campaigns::{
     CampaignFilter, CampaignId, CampaignSpec, CampaignStatus, MessageCounts, MessageId,
     MessageStatus,
@@ -93,6 +95,9 @@ impl Tx for DieselTx<'_> {
         self
     }
     fn settings(&mut self) -> &mut dyn Settings {
+        self
+    }
+    fn sign_on(&mut self) -> &mut dyn SignOn {
         self
     }
 }
@@ -469,6 +474,15 @@ impl Deliveries for DieselTx<'_> {
         page: Page,
     ) -> Result<Paged<Delivery>, StoreError> {
         deliveries::list_deliveries(self.conn, filter, page)
+    }
+
+    fn count_deliveries_by_hour(
+        &mut self,
+        owner: Option<UserId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<HourlyDeliveryCount>, StoreError> {
+        deliveries::count_deliveries_by_hour(self.conn, owner, from, to)
     }
 
     fn insert_attempt_logs(
@@ -851,5 +865,66 @@ impl Settings for DieselTx<'_> {
             self.queued.due_now(SMS_CHANNEL);
         }
         Ok(())
+    }
+}
+
+impl SignOn for DieselTx<'_> {
+    fn linked_user(&mut self, issuer: &str, subject: &str) -> Result<Option<UserId>, StoreError> {
+        sign_on::linked_user(self.conn, issuer, subject)
+    }
+
+    fn user_with_email(&mut self, email: &str) -> Result<Option<UserId>, StoreError> {
+        sign_on::user_with_email(self.conn, email)
+    }
+
+    fn insert_identity(&mut self, identity: &NewIdentity) -> Result<Identity, StoreError> {
+        sign_on::insert_identity(self.conn, identity)
+    }
+
+    fn identities_of(&mut self, user_id: UserId) -> Result<Vec<Identity>, StoreError> {
+        sign_on::identities_of(self.conn, user_id)
+    }
+
+    fn delete_identity(&mut self, user_id: UserId, id: i64) -> Result<bool, StoreError> {
+        sign_on::delete_identity(self.conn, user_id, id)
+    }
+
+    fn insert_pending_login(
+        &mut self,
+        login: &PendingLogin,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sign_on::insert_pending_login(self.conn, login, at)
+    }
+
+    fn take_pending_login(
+        &mut self,
+        state: &str,
+    ) -> Result<Option<(PendingLogin, DateTime<Utc>)>, StoreError> {
+        sign_on::take_pending_login(self.conn, state)
+    }
+
+    fn sweep_pending_logins(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        sign_on::sweep_pending_logins(self.conn, before)
+    }
+
+    fn insert_login_code(
+        &mut self,
+        digest: &str,
+        user_id: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sign_on::insert_login_code(self.conn, digest, user_id, expires_at)
+    }
+
+    fn take_login_code(
+        &mut self,
+        digest: &str,
+    ) -> Result<Option<(UserId, DateTime<Utc>)>, StoreError> {
+        sign_on::take_login_code(self.conn, digest)
+    }
+
+    fn sweep_login_codes(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        sign_on::sweep_login_codes(self.conn, before)
     }
 }

@@ -80,6 +80,8 @@ on_both_backends!(
     each_consumer_has_its_own_marks_and_a_late_one_starts_with_later_events,
     a_borrow_that_rolls_back_leaves_no_email_and_a_committed_one_mails_once,
     a_webhooks_options_and_owner_round_trip_and_scope_its_lists,
+    deliveries_are_counted_by_the_hour_they_were_made_and_their_status_now,
+    attempt_logs_filter_by_delivery,
 );
 
 fn admin_caller() -> Admin {
@@ -545,17 +547,25 @@ fn bulk_inserts_answer_books_in_order(store: &DieselStore) {
     assert_eq!(existing, [author_id]);
 }
 
-fn subscribe(store: &DieselStore, url: &str, pattern: &str) -> libris_domain::webhooks::Webhook {
-    let fields = WebhookFields {
+/// An admin's subscription of `url` to every event.
+fn subscription_fields(url: &str) -> WebhookFields {
+    WebhookFields {
         url: url.into(),
         url_password: None,
         owner: None,
         options: Default::default(),
-        events: vec![EventPattern::parse(pattern).unwrap()],
+        events: vec![EventPattern::Everything],
         secret: "my-secret-key".into(),
         is_active: true,
         headers: vec![("X-Tenant".into(), "library-1".into())],
         description: String::new(),
+    }
+}
+
+fn subscribe(store: &DieselStore, url: &str, pattern: &str) -> libris_domain::webhooks::Webhook {
+    let fields = WebhookFields {
+        events: vec![EventPattern::parse(pattern).unwrap()],
+        ..subscription_fields(url)
     };
     // Created before the events of these tests, which happen at `at(0)` or later.
     store
@@ -2405,3 +2415,140 @@ mod member_directory {
 // Campaigns and the "sms" channel's queue.
 #[path = "store_suite/campaigns.rs"]
 mod campaigns;
+
+#[path = "store_suite/sign_on.rs"]
+mod sign_on;
+
+/// Deliveries of `webhook` for `events`, made at the given instants.
+fn insert_deliveries_at(
+    store: &DieselStore,
+    webhook: uuid::Uuid,
+    made: &[(&libris_domain::webhooks::Delivery, i64)],
+) {
+    let new: Vec<_> = made
+        .iter()
+        .map(|(like, seconds)| libris_application::ports::NewDelivery {
+            webhook_id: webhook,
+            event_id: like.event_id,
+            event: like.event.clone(),
+            next_attempt_at: at(*seconds),
+            lease_until: None,
+            created_at: at(*seconds),
+        })
+        .collect();
+    store
+        .write_tx(|tx| tx.deliveries().insert_deliveries(&new))
+        .unwrap();
+}
+
+fn deliveries_are_counted_by_the_hour_they_were_made_and_their_status_now(store: &DieselStore) {
+    let member = register(store, "ada", false);
+    let admins = subscribe(store, "http://127.0.0.1:9/hook", "author.*");
+    // Neither of these gets a delivery from fan-out: this test makes theirs.
+    let members = WebhookFields {
+        owner: Some(member),
+        events: vec![EventPattern::parse("nobody.listens").unwrap()],
+        ..subscription_fields("https://93.184.216.34/hook")
+    };
+    let members = store
+        .write_tx(|tx| tx.subscriptions().insert_webhook(&members, at(-10)))
+        .unwrap();
+    let early = subscribe(store, "http://127.0.0.1:9/early", "nobody.listens");
+    new_author(store, "A");
+    new_author(store, "B");
+    fan_out(store, 10);
+    let made = store
+        .read_tx(|tx| {
+            let filter = libris_application::ports::DeliveryFilter {
+                webhook_id: Some(admins.id),
+                ..Default::default()
+            };
+            tx.deliveries().list_deliveries(&filter, Page::default())
+        })
+        .unwrap()
+        .results;
+    assert_eq!(made.len(), 2, "both authors' events, made at 00:00");
+    // The member's: one at 01:00:05, one at 02:59:59; one before the window.
+    insert_deliveries_at(
+        store,
+        members.id,
+        &[(&made[0], 3605), (&made[1], 3 * 3600 - 1)],
+    );
+    insert_deliveries_at(store, early.id, &[(&made[0], -1)]);
+    let dead = libris_domain::webhooks::Delivery {
+        status: DeliveryStatus::Dead,
+        attempts: 3,
+        ..made[0].clone()
+    };
+    store
+        .write_tx(|tx| {
+            tx.deliveries()
+                .save_delivery(dead.id, &dead.progress(), at(1))
+        })
+        .unwrap();
+
+    let counts = |owner| {
+        let mut counts: Vec<_> = store
+            .read_tx(|tx| {
+                tx.deliveries()
+                    .count_deliveries_by_hour(owner, at(0), at(3 * 3600))
+            })
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.hour, c.status.as_str(), c.count))
+            .collect();
+        counts.sort();
+        counts
+    };
+    assert_eq!(
+        counts(None),
+        [
+            (at(0), "dead", 1),
+            (at(0), "pending", 1),
+            (at(3600), "pending", 1),
+            (at(7200), "pending", 1),
+        ]
+    );
+    assert_eq!(
+        counts(Some(member)),
+        [(at(3600), "pending", 1), (at(7200), "pending", 1)]
+    );
+}
+
+fn attempt_logs_filter_by_delivery(store: &DieselStore) {
+    let hook = subscribe(store, "http://127.0.0.1:9/hook", "author.*");
+    new_author(store, "A");
+    new_author(store, "B");
+    fan_out(store, 10);
+    let ids = claim_ids(store, 1, 10);
+    assert_eq!(ids.len(), 2);
+    let logs: Vec<_> = ids
+        .iter()
+        .map(|&delivery_id| libris_application::ports::NewAttemptLog {
+            webhook_id: hook.id,
+            delivery_id,
+            event_id: uuid::Uuid::nil(),
+            event: "author.created".into(),
+            attempt: 1,
+            payload: "{}".into(),
+            response_status: Some(500),
+            response_body: String::new(),
+            success: false,
+            error_message: Some("HTTP 500".into()),
+            duration_ms: 1,
+            at: at(2),
+        })
+        .collect();
+    store
+        .write_tx(|tx| tx.deliveries().insert_attempt_logs(&logs))
+        .unwrap();
+    let filter = AttemptLogFilter {
+        delivery_id: Some(ids[1]),
+        ..AttemptLogFilter::default()
+    };
+    let found = store
+        .read_tx(|tx| tx.deliveries().list_attempt_logs(&filter, Page::default()))
+        .unwrap();
+    assert_eq!(found.count, 1);
+    assert_eq!(found.results[0].delivery_id, ids[1]);
+}

@@ -8,6 +8,7 @@ mod api_reference;
 mod brokers;
 mod campaigns;
 mod catalog;
+mod console;
 mod email;
 mod errors;
 mod hook_formats;

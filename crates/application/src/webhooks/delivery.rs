@@ -52,6 +52,33 @@ pub fn list_attempt_logs(
 }
 
 #[derive(Debug, thiserror::Error)]
+pub enum GetDeliveryError {
+    /// No such delivery, or one of another member's webhooks.
+    #[error("no delivery with this id")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One delivery, if `manager` manages its webhook.
+pub fn get_delivery(
+    store: &dyn Store,
+    manager: &WebhookManager,
+    id: DeliveryId,
+) -> Result<Delivery, GetDeliveryError> {
+    store.read_tx(|tx| {
+        let delivery = tx
+            .deliveries()
+            .delivery(id)?
+            .ok_or(GetDeliveryError::NotFound)?;
+        if manager.owner().is_some() {
+            managed(tx, manager, delivery.webhook_id).map_err(|_| GetDeliveryError::NotFound)?;
+        }
+        Ok(delivery)
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum RedeliverError {
     #[error("no delivery with this id")]
     NotFound,
@@ -216,6 +243,27 @@ mod tests {
         let delivery = redeliver(&store, &fixed_clock(), &admin_caller(), 3).unwrap();
         assert_eq!(delivery.status, DeliveryStatus::Pending);
         assert_eq!(store.commits(), 1);
+    }
+
+    #[test]
+    fn a_member_does_not_get_a_delivery_of_another_members_webhook() {
+        let mut tx = MockTx::new();
+        tx.deliveries
+            .expect_delivery()
+            .returning(|_| Ok(Some(dead_delivery())));
+        tx.subscriptions.expect_webhook().returning(|id| {
+            let mut hook = webhook("https://a.example/hook", vec![EventPattern::Everything]);
+            hook.id = id;
+            hook.owner = Some(99);
+            Ok(Some(hook))
+        });
+        let store = MockStore::new(tx);
+        let member = WebhookManager::new(crate::testing::member());
+        assert!(matches!(
+            get_delivery(&store, &member, 3),
+            Err(GetDeliveryError::NotFound)
+        ));
+        assert_eq!(get_delivery(&store, &admin_caller(), 3).unwrap().id, 3);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod options;
 pub mod ports;
 pub mod queue;
 pub mod subscriptions;
+pub mod timeline;
 
 /// The webhook channel's name in logs, metrics and wake-ups.
 pub const CHANNEL: &str = "webhook";

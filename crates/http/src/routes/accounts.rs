@@ -595,10 +595,21 @@ struct TokenBody {
     password: String,
 }
 
+/// A bearer token and its user: a password sign-in's answer, and a single
+/// sign-on's (`routes::sso`).
 #[derive(Debug, Serialize, ToSchema)]
-struct TokenResponse {
+pub(crate) struct TokenResponse {
     token: String,
     user: UserResponse,
+}
+
+impl TokenResponse {
+    pub(crate) fn new(token: String, account: Account) -> Self {
+        Self {
+            token,
+            user: account.into(),
+        }
+    }
 }
 
 /// Logs in: a bearer token for the user.
@@ -637,10 +648,7 @@ async fn issue_token(
     })
     .await?;
     tracing::info!(user_id = account.user.id, "token issued");
-    Ok(HttpResponse::Ok().json(TokenResponse {
-        token,
-        user: account.into(),
-    }))
+    Ok(HttpResponse::Ok().json(TokenResponse::new(token, account)))
 }
 
 /// A login under the throttle, run once a password slot is held. The

@@ -8,11 +8,13 @@ pub mod books;
 pub mod campaigns;
 pub mod events;
 pub mod health;
+pub mod identities;
 pub mod imports;
 pub mod inbound;
 pub mod lending;
 pub mod notifications;
 pub mod settings;
+pub mod sso;
 pub mod webhooks;
 
 use actix_web::web;
@@ -23,6 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api")
             .configure(accounts::configure)
+            .configure(identities::configure)
+            .configure(sso::configure)
             .configure(authors::configure)
             // Fixed paths before `/books/{id}`.
             .configure(imports::configure)

@@ -8,6 +8,7 @@ use libris_application::ports::{AttemptLogFilter, DeliveryFilter};
 use libris_application::webhooks::delivery;
 use libris_application::webhooks::options::OptionsInput;
 use libris_application::webhooks::subscriptions::{self, WebhookInput};
+use libris_application::webhooks::timeline::{self, Timeline, TimelineBucket, TimelineHours};
 use libris_domain::webhooks::{AttemptLog, Delivery, DeliveryStatus, Webhook};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -27,6 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/webhooks/logs", web::get().to(logs))
     .route("/webhooks/deliveries", web::get().to(deliveries))
+    .route("/webhooks/deliveries/timeline", web::get().to(timeline))
+    .route("/webhooks/deliveries/{id}", web::get().to(get_delivery))
     .route(
         "/webhooks/deliveries/{id}/redeliver",
         web::post().to(redeliver),
@@ -497,6 +500,8 @@ async fn test(
 struct LogQuery {
     /// Only this webhook's attempts.
     webhook: Option<Uuid>,
+    /// Only this delivery's attempts.
+    delivery: Option<i64>,
     success: Option<bool>,
     event: Option<String>,
 }
@@ -526,6 +531,7 @@ async fn logs(
         // The manager's scope is set by the use case.
         owner: None,
         webhook_id: q.webhook,
+        delivery_id: q.delivery,
         success: q.success,
         event: q.event,
     };
@@ -636,4 +642,112 @@ async fn redeliver(
     let queued =
         blocking(move || delivery::redeliver(&*state.store, &*state.clock, &manager, id)).await?;
     Ok(HttpResponse::Ok().json(DeliveryResponse::from(queued)))
+}
+
+/// One delivery and where it stands; its attempts are at
+/// `/api/webhooks/logs/?delivery={id}`.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/deliveries/{id}/",
+    operation_id = "get_webhook_delivery",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The delivery", body = DeliveryResponse),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 404, description = "No such delivery", body = ErrorBody),
+    )
+)]
+async fn get_delivery(
+    state: web::Data<AppState>,
+    Manager(manager): Manager,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let delivery = blocking(move || delivery::get_delivery(&*state.store, &manager, id)).await?;
+    Ok(HttpResponse::Ok().json(DeliveryResponse::from(delivery)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct TimelineQuery {
+    /// How many hours back, the current one included: 1 to 168 (default 24).
+    #[param(value_type = Option<u16>)]
+    hours: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct TimelineBucketResponse {
+    /// The hour's first instant.
+    start: DateTime<Utc>,
+    pending: i64,
+    delivered: i64,
+    failed: i64,
+    dead: i64,
+}
+
+impl From<TimelineBucket> for TimelineBucketResponse {
+    fn from(b: TimelineBucket) -> Self {
+        Self {
+            start: b.start,
+            pending: b.pending,
+            delivered: b.delivered,
+            failed: b.failed,
+            dead: b.dead,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct TimelineResponse {
+    /// The first bucket's start, a whole hour.
+    from: DateTime<Utc>,
+    /// Now: the last bucket is the hour under way.
+    to: DateTime<Utc>,
+    #[schema(example = 3600)]
+    bucket_seconds: i64,
+    /// Every hour from `from`, oldest first, empty ones included.
+    buckets: Vec<TimelineBucketResponse>,
+}
+
+impl From<Timeline> for TimelineResponse {
+    fn from(t: Timeline) -> Self {
+        Self {
+            from: t.from,
+            to: t.to,
+            bucket_seconds: t.bucket.num_seconds(),
+            buckets: t.buckets.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// The deliveries created in the last `hours`, counted per hour by their
+/// current status (a member counts those of their own webhooks).
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/deliveries/timeline/",
+    operation_id = "webhook_delivery_timeline",
+    tag = "webhooks",
+    params(TimelineQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Hourly counts", body = TimelineResponse),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 422, description = "`hours` is not from 1 to 168", body = ErrorBody),
+    )
+)]
+async fn timeline(
+    state: web::Data<AppState>,
+    Manager(manager): Manager,
+    query: web::Query<TimelineQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let hours = match query.into_inner().hours {
+        Some(raw) => TimelineHours::parse(&raw)?,
+        None => TimelineHours::default(),
+    };
+    let timeline = blocking(move || {
+        timeline::delivery_timeline(&*state.store, &*state.clock, &manager, hours)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(TimelineResponse::from(timeline)))
 }

@@ -1,0 +1,3 @@
+DROP TABLE login_codes;
+DROP TABLE oidc_logins;
+DROP TABLE user_identities;
