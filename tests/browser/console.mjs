@@ -8,8 +8,8 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { SCREENSHOTS } from "./harness.mjs";
 
-const WIDE = { width: 1280, height: 800 };
-const NARROW = { width: 360, height: 740 };
+export const WIDE = { width: 1280, height: 800 };
+export const NARROW = { width: 360, height: 740 };
 const STEP_TIMEOUT_MS = 10_000;
 
 export const ADMIN_SECTIONS = [
@@ -41,8 +41,10 @@ const isLoopback = (url) => {
 const EXPECTED_REFUSAL = /^Failed to load resource: the server responded with a status of 4\d\d/;
 
 // A fresh context (no cookies, empty sessionStorage) and page on Libris.
-export async function openPage(browser, libris) {
-  const context = await browser.newContext({ viewport: WIDE });
+// `bypassCSP`: the page's Content-Security-Policy is not enforced, so a test
+// may inject a script (the accessibility checker); only that test does.
+export async function openPage(browser, libris, { bypassCSP = false } = {}) {
+  const context = await browser.newContext({ viewport: WIDE, bypassCSP });
   // The provider's pages link a CDN stylesheet: nothing leaves loopback.
   await context.route((url) => !isLoopback(url.href), (route) => route.abort());
   const problems = [];
@@ -143,6 +145,12 @@ export async function capture(page, name) {
     await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${viewport.width}.png`), fullPage: true });
   }
   await page.setViewportSize(WIDE);
+}
+
+// The value a detail screen shows for `term` (a <dt> and its <dd>).
+export function detailValue(page, term) {
+  const dt = page.getByRole("term").and(page.getByText(term, { exact: true }));
+  return dt.locator("xpath=following-sibling::dd[1]");
 }
 
 // The row of the table that holds `text`.

@@ -732,6 +732,7 @@ impl From<Timeline> for TimelineResponse {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Hourly counts", body = TimelineResponse),
+        (status = 400, description = "A malformed query string (`hours` given twice)", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 422, description = "`hours` is not from 1 to 168", body = ErrorBody),
     )

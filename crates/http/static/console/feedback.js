@@ -25,7 +25,18 @@ export function report(error) {
   warn(describe(error));
 }
 
+// What was just announced, kept through the next clear(): an action that
+// leaves its screen (a delete on a detail screen) still says what it did on
+// the screen it leads to.
+let carried = "";
+
+export function carryAnnouncement() {
+  carried = status().hidden ? "" : status().textContent;
+}
+
 export function clear() {
-  announce("");
+  const kept = carried;
+  carried = "";
   warn("");
+  announce(kept);
 }

@@ -1,7 +1,8 @@
 // What every screen starts with, and the list screens' common shape.
 
 import { h } from "./dom.js";
-import { current } from "./router.js";
+import { carryAnnouncement } from "./feedback.js";
+import { current, go } from "./router.js";
 import { listView } from "./table.js";
 
 // The screen's one <h2>, with its actions beside it.
@@ -27,6 +28,13 @@ export function listScreen(title, build) {
       return (route) => view.refresh(route.query);
     },
   };
+}
+
+// Goes to `path` after an action that ends the current screen (deleting
+// what it showed); what the action announced stays on screen.
+export function leaveTo(path) {
+  carryAnnouncement();
+  go(path);
 }
 
 // A row's buttons.

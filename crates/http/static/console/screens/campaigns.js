@@ -5,8 +5,8 @@ import { api } from "../api.js";
 import { actionButton, badge, button, csv, details, h, link, when } from "../dom.js";
 import { confirmDialog, formDialog } from "../dialog.js";
 import { announce, report } from "../feedback.js";
-import { current, go } from "../router.js";
-import { header, listScreen, rowActions, subsection } from "../screen.js";
+import { current } from "../router.js";
+import { header, leaveTo, listScreen, rowActions, subsection } from "../screen.js";
 import { listView } from "../table.js";
 
 const COUNTS = ["pending", "sent", "failed", "expired", "cancelled"];
@@ -159,9 +159,25 @@ const list = listScreen("Campaigns", (reload) => {
   };
 });
 
+// Without a gateway the sender leaves messages alone (no attempt, no
+// error): only this note says why they stay pending.
+async function gatewayNote(pending) {
+  if (!pending) return null;
+  const settings = await api("GET", "/api/settings/").catch(() => null);
+  if (!settings || settings.sms_url) return null;
+  return h(
+    "p",
+    { className: "notice" },
+    "No SMS gateway is set, so pending messages wait: none is sent until one is set in ",
+    link("#/settings", "Settings"),
+    ".",
+  );
+}
+
 async function detail(container, route, id) {
   const stats = await api("GET", "/api/campaigns/{id}/statistics/", { params: { id }, query: { limit: 1 } });
   const campaign = stats.campaign;
+  const note = await gatewayNote(stats.counts.pending);
   const messages = listView({
     caption: "Messages",
     filters: [{ name: "status", label: "Message state", type: "select", options: [["", "any"], ...COUNTS.map((s) => [s, s])] }],
@@ -179,7 +195,8 @@ async function detail(container, route, id) {
   });
   const again = () => detail(container, current(), id);
   container.replaceChildren(
-    header(`Campaign ${campaign.id}`, ...actionsFor(campaign, again, () => go("/campaigns"))),
+    header(`Campaign ${campaign.id}`, ...actionsFor(campaign, again, () => leaveTo("/campaigns"))),
+    ...(note ? [note] : []),
     details([
       ["State", badge(campaign.status)],
       ["Text", campaign.text],
@@ -190,7 +207,7 @@ async function detail(container, route, id) {
       ["Created", when(campaign.created_at)],
       ["Updated", when(campaign.updated_at)],
     ]),
-    subsection(`Statistics: ${stats.total} messages`, totalsTable(stats.counts)),
+    subsection(`Statistics: ${stats.total} ${stats.total === 1 ? "message" : "messages"}`, totalsTable(stats.counts)),
     subsection("Messages", messages.node),
   );
   await messages.refresh(route.query);

@@ -5,8 +5,8 @@ import { api, ApiError } from "../api.js";
 import { actionButton, button, csv, details, h, link, when, yesNo } from "../dom.js";
 import { confirmDialog, formDialog } from "../dialog.js";
 import { announce, report } from "../feedback.js";
-import { current, go } from "../router.js";
-import { header, listScreen, rowActions, subsection } from "../screen.js";
+import { current } from "../router.js";
+import { header, leaveTo, listScreen, rowActions, subsection } from "../screen.js";
 import { listView } from "../table.js";
 import { memberLoanColumns } from "./loans.js";
 
@@ -214,7 +214,7 @@ async function detail(container, route, id) {
     await detail(container, current(), id);
   };
   container.replaceChildren(
-    header(`Member ${member.username}`, actionButton("Edit", () => edit(member, again)), actionButton("Delete", () => remove(member, () => go("/members")))),
+    header(`Member ${member.username}`, actionButton("Edit", () => edit(member, again)), actionButton("Delete", () => remove(member, () => leaveTo("/members")))),
     details([
       ["Id", String(member.id)],
       ["Username", member.username],

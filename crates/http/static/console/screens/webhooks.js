@@ -5,8 +5,8 @@ import { api } from "../api.js";
 import { actionButton, badge, button, csv, details, h, json, link, when, yesNo } from "../dom.js";
 import { confirmDialog, formDialog, infoDialog } from "../dialog.js";
 import { announce, report } from "../feedback.js";
-import { current, go } from "../router.js";
-import { header, listScreen, rowActions, subsection } from "../screen.js";
+import { current } from "../router.js";
+import { header, leaveTo, listScreen, rowActions, subsection } from "../screen.js";
 import { listView } from "../table.js";
 import { deliveryColumns } from "./deliveries.js";
 
@@ -223,7 +223,7 @@ async function render(container, route, id, again) {
     columns: deliveryColumns(new Map([[webhook.id, webhook.url]])),
   });
   container.replaceChildren(
-    header(`Webhook ${webhook.url}`, ...actionsFor(webhook, again, { onDeleted: () => go("/webhooks") })),
+    header(`Webhook ${webhook.url}`, ...actionsFor(webhook, again, { onDeleted: () => leaveTo("/webhooks") })),
     details([
       ["URL", h("code", {}, webhook.url)],
       ["Id", h("code", {}, webhook.id)],
