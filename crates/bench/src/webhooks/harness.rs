@@ -16,8 +16,27 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// A server on a fresh SQLite file.
     pub async fn start() -> Self {
-        let server = Server::start(ENV).await;
+        Self::with_author(Server::start(ENV).await).await
+    }
+
+    /// A server on the (empty) PostgreSQL database at `database_url`.
+    pub async fn start_on(database_url: &str) -> Self {
+        Self::with_author(Server::start(&on(database_url)).await).await
+    }
+
+    /// A second process on `self`'s PostgreSQL database, creating books
+    /// under the same author.
+    pub async fn another_process(&self, database_url: &str) -> Self {
+        let server = Server::start(&on(database_url)).await;
+        let client = reqwest::Client::new();
+        let token = server.token(&client).await;
+        let books = BookCreator::new(client, &server.base, &token, self.books.author);
+        Self { server, books }
+    }
+
+    async fn with_author(server: Server) -> Self {
         let client = reqwest::Client::new();
         let token = server.token(&client).await;
         let author = post(
@@ -40,6 +59,13 @@ impl Harness {
         let b = &self.books;
         post(&b.client, &self.server.base, "webhooks", &b.token, body).await;
     }
+}
+
+/// [`ENV`] with the server pointed at `database_url`.
+fn on(database_url: &str) -> Vec<(&str, &str)> {
+    let mut env = ENV.to_vec();
+    env.push(("DATABASE_URL", database_url));
+    env
 }
 
 async fn post(client: &reqwest::Client, base: &str, what: &str, token: &str, body: Value) -> Value {

@@ -22,6 +22,22 @@ impl Run {
         self.created.len() as f64 / self.elapsed.as_secs_f64()
     }
 
+    /// Runs that went on at the same time (against several processes) as
+    /// one: every creation, from the first start to the last end.
+    pub fn together(runs: Vec<Run>) -> Run {
+        let started = runs.iter().map(|r| r.started).min().expect("a run");
+        let ended = runs
+            .iter()
+            .map(|r| r.started + r.elapsed)
+            .max()
+            .expect("a run");
+        Run {
+            created: runs.into_iter().flat_map(|r| r.created).collect(),
+            started,
+            elapsed: ended - started,
+        }
+    }
+
     /// Request latencies, sorted.
     pub fn latencies(&self) -> Vec<Duration> {
         self.latencies_within(self.elapsed)

@@ -7,6 +7,7 @@
 mod analysis;
 mod fanout;
 pub(crate) mod harness;
+mod instances;
 mod isolation;
 mod latency;
 pub(crate) mod load;
@@ -16,7 +17,7 @@ mod throughput;
 const RSS_BUDGET_MIB: f64 = 50.0;
 
 pub async fn run() {
-    let scenarios = ["throughput", "isolation", "latency", "fanout"];
+    let scenarios = ["throughput", "isolation", "latency", "fanout", "instances"];
     if !scenarios.iter().any(|s| crate::selected(s)) {
         return;
     }
@@ -34,7 +35,12 @@ pub async fn run() {
     if crate::selected("fanout") {
         fanout::run(&mut peaks).await;
     }
-    print_peaks(&peaks);
+    if !peaks.is_empty() {
+        print_peaks(&peaks);
+    }
+    if crate::selected("instances") {
+        instances::run().await;
+    }
 }
 
 /// A scenario's server peak resident memory (VmHWM), in MiB.

@@ -68,6 +68,12 @@ impl Sustained {
     /// receiver to have them all, and takes what it recorded.
     pub async fn measure(harness: &Harness, receiver: &Receiver, duration: Duration) -> Self {
         let run = closed_loop(&harness.books, CLIENTS, duration, usize::MAX).await;
+        Self::drain(run, receiver).await
+    }
+
+    /// Waits for the receiver to have every creation of `run`, and takes
+    /// what it recorded.
+    pub async fn drain(run: Run, receiver: &Receiver) -> Self {
         let drain = Instant::now();
         receiver.wait_for(run.created.len(), DRAIN).await;
         let drained_in = drain.elapsed();
