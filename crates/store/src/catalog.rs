@@ -185,13 +185,15 @@ pub(crate) fn add_to_author_counts(
     total: i64,
     available: i64,
 ) -> Result<(), StoreError> {
-    diesel::update(authors::table.find(id))
+    // On the backend's own connection, so the statement is prepared once
+    // per connection: every book change runs it.
+    on_each_backend!(conn, |c| diesel::update(authors::table.find(id))
         .set((
             authors::total_books.eq(authors::total_books + total),
             authors::available_books.eq(authors::available_books + available),
         ))
-        .execute(conn)
-        .store()?;
+        .execute(c))
+    .store()?;
     Ok(())
 }
 
@@ -267,14 +269,16 @@ fn expect_book(conn: &mut AnyConnection, id: BookId) -> Result<Book, StoreError>
 }
 
 pub(crate) fn book(conn: &mut AnyConnection, id: BookId) -> Result<Option<Book>, StoreError> {
-    books::table
+    // On the backend's own connection, so the statement is prepared once
+    // per connection: every create and update reads its book back.
+    on_each_backend!(conn, |c| books::table
         .inner_join(authors::table)
         .filter(books::id.eq(id))
         .select((BookRow::as_select(), authors::name))
-        .first(conn)
-        .optional()
-        .map(|row| row.map(to_book))
-        .store()
+        .first(c)
+        .optional())
+    .map(|row| row.map(to_book))
+    .store()
 }
 
 pub(crate) fn update_book(
@@ -404,11 +408,13 @@ pub(crate) fn existing_authors(
 ) -> Result<Vec<AuthorId>, StoreError> {
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<i64> = authors::table
+        // Per backend: a chunk of one (every book create) is then a
+        // statement prepared once per connection.
+        let rows: Vec<i64> = on_each_backend!(conn, |c| authors::table
             .filter(authors::id.eq_any(chunk))
             .select(authors::id)
-            .load(conn)
-            .store()?;
+            .load(c))
+        .store()?;
         found.extend(rows);
     }
     Ok(found)

@@ -52,20 +52,22 @@ pub(crate) fn append_event(
     event: &NewEvent,
 ) -> Result<(RecordedEvent, Vec<String>), StoreError> {
     let id = Uuid::new_v4();
-    let seq: i64 = diesel::insert_into(events::table)
-        .values((
-            // Lowercase, so ids compare and look up as they are written.
-            events::id.eq(id.to_string()),
-            events::name.eq(&event.name),
-            events::data.eq(event.data.to_string()),
-            events::user_id.eq(event.user.as_ref().map(|u| u.id)),
-            events::username.eq(event.user.as_ref().map(|u| u.username.as_str())),
-            events::occurred_at.eq(naive(event.at)),
-            events::about_user_id.eq(event.about),
-        ))
+    let row = (
+        // Lowercase, so ids compare and look up as they are written.
+        events::id.eq(id.to_string()),
+        events::name.eq(&event.name),
+        events::data.eq(event.data.to_string()),
+        events::user_id.eq(event.user.as_ref().map(|u| u.id)),
+        events::username.eq(event.user.as_ref().map(|u| u.username.as_str())),
+        events::occurred_at.eq(naive(event.at)),
+        events::about_user_id.eq(event.about),
+    );
+    // On the backend's own connection, so the statement is prepared once.
+    let seq: i64 = on_each_backend!(conn, |c| diesel::insert_into(events::table)
+        .values(&row)
         .returning(events::seq)
-        .get_result(conn)
-        .store()?;
+        .get_result(c))
+    .store()?;
     let marked = mark_for_consumers(conn, seq, &event.name)?;
     let recorded = RecordedEvent {
         id,
