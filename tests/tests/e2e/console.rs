@@ -43,8 +43,10 @@ async fn the_timeline_has_every_hour_and_counts_deliveries_by_their_status_now()
         .await;
     app.author("Ursula K. Le Guin").await;
     app.author("Octavia E. Butler").await;
-    app.eventually("/api/webhooks/deliveries/?status=pending", WAIT, |page| {
-        page["count"] == 0
+    // Fan-out is asynchronous: wait for all four deliveries to exist and be
+    // settled (no pending one could also mean none made yet).
+    app.eventually("/api/webhooks/deliveries/", WAIT, |page| {
+        page["count"] == 4 && results(page).iter().all(|d| d["status"] != "pending")
     })
     .await;
 
