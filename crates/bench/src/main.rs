@@ -38,7 +38,7 @@ async fn main() {
 
 /// Whether a scenario runs: all by default, or those named in `LIBRIS_BENCH`
 /// (comma-separated: import, abuse, search, throughput, latency, fanout, isolation,
-/// instances, brokers, campaigns).
+/// full-load, instances, brokers, campaigns).
 fn selected(scenario: &str) -> bool {
     std::env::var("LIBRIS_BENCH").map_or(true, |only| only.split(',').any(|s| s.trim() == scenario))
 }

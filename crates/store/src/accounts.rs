@@ -530,14 +530,16 @@ pub(crate) fn account_by_token(
     conn: &mut AnyConnection,
     digest: &str,
 ) -> Result<Option<Account>, StoreError> {
-    // On the backend's own connection: through `AnyConnection` the
-    // statement would be prepared anew on every request (measured: the
-    // larger part of authenticating).
+    // Runs on every authenticated request, so it is kept to a statement
+    // SQLite compiles once per connection: on the backend's own connection
+    // (through `AnyConnection` it is compiled on every call), and without
+    // `LIMIT ?` (`first`), which SQLite recompiles whenever the limit is
+    // bound again. The digest is unique: at most one row.
     let row = on_each_backend!(conn, |c| api_tokens::table
         .inner_join(users::table.inner_join(profiles::table))
         .filter(api_tokens::digest.eq(digest))
         .select((UserRow::as_select(), ProfileRow::as_select()))
-        .first(c)
+        .get_result(c)
         .optional())
     .store()?;
     one_account(conn, row)

@@ -269,13 +269,14 @@ fn expect_book(conn: &mut AnyConnection, id: BookId) -> Result<Book, StoreError>
 }
 
 pub(crate) fn book(conn: &mut AnyConnection, id: BookId) -> Result<Option<Book>, StoreError> {
-    // On the backend's own connection, so the statement is prepared once
-    // per connection: every create and update reads its book back.
+    // Every create and update reads its book back: on the backend's own
+    // connection and without `LIMIT ?` (see `accounts::account_by_token`),
+    // so SQLite compiles it once per connection. The id is the key.
     on_each_backend!(conn, |c| books::table
         .inner_join(authors::table)
         .filter(books::id.eq(id))
         .select((BookRow::as_select(), authors::name))
-        .first(c)
+        .get_result(c)
         .optional())
     .map(|row| row.map(to_book))
     .store()

@@ -6,6 +6,7 @@
 
 mod analysis;
 mod fanout;
+mod full_load;
 pub(crate) mod harness;
 mod instances;
 mod isolation;
@@ -17,16 +18,29 @@ mod throughput;
 const RSS_BUDGET_MIB: f64 = 50.0;
 
 pub async fn run() {
-    let scenarios = ["throughput", "isolation", "latency", "fanout", "instances"];
+    let scenarios = [
+        "throughput",
+        "isolation",
+        "full-load",
+        "latency",
+        "fanout",
+        "instances",
+    ];
     if !scenarios.iter().any(|s| crate::selected(s)) {
         return;
     }
     println!("\n# Webhook delivery (`make bench`; server with LIBRIS_WEBHOOK_ALLOW_PRIVATE=true, RUST_LOG=warn)");
     let mut peaks = Vec::new();
-    if crate::selected("throughput") || crate::selected("isolation") {
+    if ["throughput", "isolation", "full-load"]
+        .iter()
+        .any(|s| crate::selected(s))
+    {
         let baseline = throughput::run(&mut peaks).await;
         if crate::selected("isolation") {
             isolation::run(&baseline, &mut peaks).await;
+        }
+        if crate::selected("full-load") {
+            full_load::run(baseline.per_second).await;
         }
     }
     if crate::selected("latency") {
