@@ -134,9 +134,13 @@ impl Inner {
         }
         let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
             .await
+            // Logged once, where the sign-in's failure is mapped (http errors).
             .map_err(|e| {
-                tracing::warn!(issuer = %self.issuer.as_str(), error = %error_chain(&e), "OpenID Connect discovery failed");
-                ProviderError::Unavailable(format!("discovery failed: {}", error_chain(&e)))
+                ProviderError::Unavailable(format!(
+                    "discovery of {} failed: {}",
+                    self.issuer.as_str(),
+                    error_chain(&e)
+                ))
             })?;
         let client = Arc::new(
             CoreClient::from_provider_metadata(

@@ -18,7 +18,6 @@ use crate::time::{naive, utc};
 #[diesel(table_name = user_identities)]
 struct IdentityRow {
     id: i64,
-    user_id: i64,
     issuer: String,
     subject: String,
     email: String,
@@ -29,7 +28,6 @@ impl From<IdentityRow> for Identity {
     fn from(row: IdentityRow) -> Self {
         Self {
             id: row.id,
-            user_id: row.user_id,
             issuer: row.issuer,
             subject: row.subject,
             email: row.email,

@@ -197,7 +197,6 @@ mod tests {
             .returning(|new| {
                 Ok(Identity {
                     id: 9,
-                    user_id: new.user_id,
                     issuer: new.issuer.clone(),
                     subject: new.subject.clone(),
                     email: String::new(),

@@ -70,7 +70,6 @@ pub struct VerifiedIdentity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub id: i64,
-    pub user_id: UserId,
     pub issuer: String,
     pub subject: String,
     /// What the provider said when the link was made; empty when unknown.

@@ -128,10 +128,9 @@ mod tests {
         }
     }
 
-    fn linked(issuer: &str, subject: &str, user_id: i64) -> Identity {
+    fn linked(issuer: &str, subject: &str) -> Identity {
         Identity {
             id: 1,
-            user_id,
             issuer: issuer.into(),
             subject: subject.into(),
             email: String::new(),
@@ -192,7 +191,7 @@ mod tests {
                     && new.at == at(0)
             })
             .times(1)
-            .returning(|new| Ok(linked(&new.issuer, &new.subject, new.user_id)));
+            .returning(|new| Ok(linked(&new.issuer, &new.subject)));
         expect_code_for(&mut tx, 4);
         let store = MockStore::new(tx);
         let identity = identity(Some(" Ann@Example.com "), true);

@@ -132,11 +132,16 @@ async fn callback(
         .instrument(tracing::info_span!(parent: None, "single sign-on callback"))
         .await;
     let mut response = match outcome {
-        Ok(code) => see_other(&format!("{CONSOLE}#oidc_code={code}")),
-        Err(SignInFailure::Unexpected(e)) => return Err(e),
-        Err(failure) => back_with_error(failure.reason()),
+        Ok(code) => see_other(&format!("{CONSOLE}#oidc_code={code}")).finish(),
+        // A 500 clears the state cookie too: that sign-in is over either way.
+        Err(SignInFailure::Unexpected(e)) => actix_web::ResponseError::error_response(&e),
+        Err(failure) => back_with_error(failure.reason()).finish(),
     };
-    Ok(response.insert_header((header::SET_COOKIE, clear)).finish())
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        header::HeaderValue::from_str(&clear).map_err(|e| ApiError::internal(&e))?,
+    );
+    Ok(response)
 }
 
 /// The one-time code for the signed-in user, or why there is none.
