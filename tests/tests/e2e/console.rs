@@ -35,11 +35,13 @@ fn instant(value: &Value) -> DateTime<Utc> {
 async fn the_timeline_has_every_hour_and_counts_deliveries_by_their_status_now() {
     let app = TestApp::spawn().await;
     let ok = Receiver::start().await;
-    // 410: failed at once, no retries; one reply per author.
-    let gone = Receiver::with_responses(vec![Reply::status(410), Reply::status(410)]).await;
+    // 400: failed at once, no retries, and the webhook stays active (a 410
+    // would switch it off and leave the second delivery pending); one reply
+    // per author.
+    let refusing = Receiver::with_responses(vec![Reply::status(400), Reply::status(400)]).await;
     app.subscribe(&ok.url(), &["author.created"], "ok-secret-key")
         .await;
-    app.subscribe(&gone.url(), &["author.created"], "gone-secret-key")
+    app.subscribe(&refusing.url(), &["author.created"], "refusing-secret-key")
         .await;
     app.author("Ursula K. Le Guin").await;
     app.author("Octavia E. Butler").await;
