@@ -118,7 +118,7 @@ async fn send(
         }
         let engine = Arc::clone(&pipeline.webhooks);
         let claim = capacity.clone();
-        let jobs = blocking(move || engine.claim(&claim)).await?;
+        let jobs = blocking(move || engine.claim(|| claim)).await?;
         if jobs.is_empty() {
             break;
         }

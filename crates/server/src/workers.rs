@@ -5,8 +5,10 @@
 //! - one loop per consumer of the event log: claims the events marked for
 //!   it and queues their messages, woken by every commit that appended an
 //!   event and polling as a fallback (other instances' events);
-//! - one send loop per channel: claims what its free slots allow, skipping
-//!   targets at their bound, and sends each attempt on its own task;
+//! - one send loop per channel: claims what its free slots allow and as
+//!   many rows again per target ahead of their slot, skipping targets at
+//!   their bound, and sends each attempt on its own task; a row claimed
+//!   ahead starts the moment an attempt to its target ends;
 //! - one record loop per channel: writes finished attempts in batches, one
 //!   short transaction each;
 //! - the campaigns' scheduler: starts and finishes campaigns by the clock and
@@ -15,7 +17,7 @@
 //! The loops know channels only as [`Engine`]s: a new channel is one more
 //! [`Workers::channel`] call.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -160,7 +162,7 @@ impl Workers {
             engine,
             poll: self.poll,
             metrics: Arc::clone(&self.metrics),
-            in_flight: Arc::new(InFlight::default()),
+            slots: Mutex::new(Slots::default()),
             finished: Arc::new(Notify::new()),
         };
         self.loops.push(Box::pin(Arc::new(sender).run()));
@@ -269,33 +271,76 @@ impl Dispatcher {
     }
 }
 
-/// Attempts in flight in this process, by target. The free slots and each
-/// target's room are derived from it.
-#[derive(Debug, Default)]
-struct InFlight(Mutex<HashMap<String, usize>>);
+/// The rows this process holds, by target: attempts in flight, and rows
+/// claimed ahead that wait for a slot of their target.
+struct Slots<M> {
+    sending: HashMap<String, usize>,
+    waiting: VecDeque<Job<M>>,
+    /// Attempts ended since the last claim read the capacity.
+    ended_since_claim: usize,
+}
 
-impl InFlight {
-    /// The counts; they stay usable if a sending task panicked.
-    fn counts(&self) -> MutexGuard<'_, HashMap<String, usize>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+impl<M> Default for Slots<M> {
+    fn default() -> Self {
+        Self {
+            sending: HashMap::new(),
+            waiting: VecDeque::new(),
+            ended_since_claim: 0,
+        }
+    }
+}
+
+impl<M> Slots<M> {
+    fn held(&self) -> usize {
+        self.sending.values().sum::<usize>() + self.waiting.len()
     }
 
-    fn free(&self, limit: usize) -> usize {
-        limit.saturating_sub(self.counts().values().sum())
+    /// What a claim may take now: `limit` rows held at most, `per_target`
+    /// in flight to one target and as many claimed ahead.
+    fn capacity(&mut self, limit: usize, per_target: usize) -> Capacity {
+        self.ended_since_claim = 0;
+        let mut held = self.sending.clone();
+        for job in &self.waiting {
+            *held.entry(job.target.clone()).or_insert(0) += 1;
+        }
+        Capacity {
+            free: limit.saturating_sub(self.held()).min(CLAIM_BATCH),
+            per_target,
+            ahead: per_target,
+            in_flight: held,
+        }
     }
 
-    fn started(&self, target: &str) {
-        *self.counts().entry(target.to_owned()).or_insert(0) += 1;
-    }
-
-    fn finished(&self, target: &str) {
-        let mut counts = self.counts();
-        if let Some(n) = counts.get_mut(target) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                counts.remove(target);
+    /// Queues claimed rows and answers, oldest first, those whose target has
+    /// a free slot: they are in flight from now on.
+    fn admit(&mut self, jobs: Vec<Job<M>>, per_target: usize) -> Vec<Job<M>> {
+        self.waiting.extend(jobs);
+        let mut startable = Vec::new();
+        let mut still_waiting = VecDeque::with_capacity(self.waiting.len());
+        for job in self.waiting.drain(..) {
+            let sending = self.sending.entry(job.target.clone()).or_insert(0);
+            if *sending < per_target {
+                *sending += 1;
+                startable.push(job);
+            } else {
+                still_waiting.push_back(job);
             }
         }
+        self.waiting = still_waiting;
+        startable
+    }
+
+    /// An attempt to `target` ended; answers the rows that can start in its
+    /// place.
+    fn ended(&mut self, target: &str, per_target: usize) -> Vec<Job<M>> {
+        self.ended_since_claim += 1;
+        if let Some(n) = self.sending.get_mut(target) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.sending.remove(target);
+            }
+        }
+        self.admit(Vec::new(), per_target)
     }
 }
 
@@ -305,34 +350,38 @@ struct Sender<Q: Queue> {
     notify: Arc<Notify>,
     poll: Duration,
     metrics: Arc<Metrics>,
-    in_flight: Arc<InFlight>,
-    /// Signalled each time an attempt finishes and frees a slot.
+    slots: Mutex<Slots<Q::Message>>,
+    /// Signalled each time an attempt ends and frees a slot.
     finished: Arc<Notify>,
 }
 
 type Finished<M> = (Job<M>, AttemptReport);
+type Results<M> = mpsc::UnboundedSender<Finished<M>>;
 
 impl<Q: Queue> Sender<Q> {
+    /// The slots; they stay usable if a sending task panicked.
+    fn slots(&self) -> MutexGuard<'_, Slots<Q::Message>> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     async fn run(self: Arc<Self>) {
         let (results, pending) = mpsc::unbounded_channel();
         tokio::spawn(Arc::clone(&self).record_loop(pending));
         let settings = self.engine.settings();
         let limit = settings.concurrency.max(1);
-        // Freed slots are worth a claim transaction once there are a few.
-        let worth_claiming = (limit / 8).max(1);
+        let per_target = settings.per_target.max(1);
+        // Ended attempts are worth a claim transaction once there are a few:
+        // the rows claimed ahead keep the targets busy meanwhile.
+        let worth_claiming = (per_target / 2).max(1);
         loop {
-            let free = self.in_flight.free(limit).min(CLAIM_BATCH);
+            let free = limit.saturating_sub(self.slots().held()).min(CLAIM_BATCH);
             if free == 0 {
                 self.finished.notified().await;
                 continue;
             }
-            let capacity = Capacity {
-                free,
-                per_target: settings.per_target.max(1),
-                in_flight: self.in_flight.counts().clone(),
-            };
-            let engine = Arc::clone(&self.engine);
-            let jobs = match blocking(move || engine.claim(&capacity)).await {
+            let (engine, sender) = (Arc::clone(&self.engine), Arc::clone(&self));
+            let capacity = move || sender.slots().capacity(limit, per_target);
+            let jobs = match blocking(move || engine.claim(capacity)).await {
                 Ok(jobs) => jobs,
                 Err(error) => {
                     tracing::error!(channel = self.engine.channel(), %error, "claiming failed; retrying after the poll interval");
@@ -341,19 +390,19 @@ impl<Q: Queue> Sender<Q> {
                 }
             };
             let drained = jobs.len() < free;
-            for job in jobs {
-                self.in_flight.started(&job.target);
-                self.spawn_send(job, results.clone());
-            }
+            let startable = self.slots().admit(jobs, per_target);
+            self.start(startable, &results);
             if drained {
-                // Nothing more fits now: wait for new work, for enough freed
-                // slots, or for the poll (retries coming due, other instances).
+                // Nothing more fits now: wait for new work, for enough ended
+                // attempts, or for the poll (retries coming due, other
+                // instances).
                 loop {
                     tokio::select! {
                         () = self.notify.notified() => break,
                         () = tokio::time::sleep(self.poll) => break,
                         () = self.finished.notified() => {
-                            if self.in_flight.free(limit) >= worth_claiming {
+                            let slots = self.slots();
+                            if slots.ended_since_claim >= worth_claiming || slots.held() == 0 {
                                 break;
                             }
                         }
@@ -363,12 +412,15 @@ impl<Q: Queue> Sender<Q> {
         }
     }
 
-    /// Sends one attempt on its own task and hands the result to the recorder.
-    fn spawn_send(
-        self: &Arc<Self>,
-        job: Job<Q::Message>,
-        results: mpsc::UnboundedSender<Finished<Q::Message>>,
-    ) {
+    fn start(self: &Arc<Self>, jobs: Vec<Job<Q::Message>>, results: &Results<Q::Message>) {
+        for job in jobs {
+            self.spawn_send(job, results.clone());
+        }
+    }
+
+    /// Sends one attempt on its own task, hands the result to the recorder
+    /// and starts whatever waited for the slot it frees.
+    fn spawn_send(self: &Arc<Self>, job: Job<Q::Message>, results: Results<Q::Message>) {
         let sender = Arc::clone(self);
         tokio::spawn(async move {
             let report = sender.engine.send(&job).await;
@@ -379,7 +431,9 @@ impl<Q: Queue> Sender<Q> {
             );
             let target = job.target.clone();
             let _ = results.send((job, report));
-            sender.in_flight.finished(&target);
+            let per_target = sender.engine.settings().per_target.max(1);
+            let next = sender.slots().ended(&target, per_target);
+            sender.start(next, &results);
             sender.finished.notify_one();
         });
     }
@@ -402,5 +456,61 @@ impl<Q: Queue> Sender<Q> {
                 tracing::error!(channel = self.engine.channel(), %error, count, "cannot record attempts; they are sent again when their lease expires");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use libris_domain::delivery::{DeliveryStatus, Progress};
+
+    use super::*;
+
+    fn job(id: i64, target: &str) -> Job<()> {
+        Job {
+            id,
+            target: target.into(),
+            progress: Progress {
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                retry_base: 0,
+                next_attempt_at: Utc.timestamp_opt(0, 0).unwrap(),
+                last_error: None,
+            },
+            message: (),
+        }
+    }
+
+    fn ids(jobs: &[Job<()>]) -> Vec<i64> {
+        jobs.iter().map(|j| j.id).collect()
+    }
+
+    #[test]
+    fn claimed_rows_start_up_to_their_targets_bound_and_the_rest_wait_in_order() {
+        let mut slots = Slots::default();
+        let started = slots.admit(vec![job(1, "a"), job(2, "a"), job(3, "b"), job(4, "a")], 2);
+        assert_eq!(ids(&started), [1, 2, 3]);
+        assert_eq!(ids(&Vec::from(slots.waiting.clone())), [4]);
+        let capacity = slots.capacity(10, 2);
+        assert_eq!(capacity.free, 6, "waiting rows are held too");
+        assert_eq!(
+            capacity.in_flight,
+            HashMap::from([("a".into(), 3), ("b".into(), 1)])
+        );
+        assert_eq!(capacity.ahead, 2);
+    }
+
+    #[test]
+    fn an_ended_attempt_starts_the_oldest_row_waiting_for_its_target() {
+        let mut slots = Slots::default();
+        slots.admit(vec![job(1, "a"), job(2, "b"), job(3, "a"), job(4, "a")], 1);
+        assert!(slots.ended("b", 1).is_empty(), "nothing waits for b");
+        assert_eq!(ids(&slots.ended("a", 1)), [3]);
+        assert_eq!(slots.ended_since_claim, 2);
+        slots.capacity(10, 1);
+        assert_eq!(slots.ended_since_claim, 0, "a claim starts the count again");
+        assert_eq!(ids(&slots.ended("a", 1)), [4]);
+        assert!(slots.ended("a", 1).is_empty());
+        assert_eq!(slots.held(), 0);
     }
 }

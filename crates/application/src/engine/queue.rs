@@ -110,27 +110,43 @@ pub trait Queue: Send + Sync + 'static {
 /// What a sending process can take on now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capacity {
-    /// Free sending slots, over all targets.
+    /// Rows this claim may take, over all targets.
     pub free: usize,
     /// Attempts allowed in flight to one target.
     pub per_target: usize,
-    /// Attempts in flight now, by target.
+    /// Rows a target may have claimed beyond its attempts in flight, waiting
+    /// in the process for a slot, so that the next attempt starts the
+    /// moment one ends instead of after a claim transaction.
+    pub ahead: usize,
+    /// Rows held now (in flight or waiting), by target.
     pub in_flight: HashMap<String, usize>,
 }
 
+/// The rows one claim picked: those to send now, and those claimed ahead
+/// of their target's next free slot (leased for longer: they wait first).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Picked {
+    pub now: Vec<i64>,
+    pub ahead: Vec<i64>,
+}
+
 impl Capacity {
-    /// Nothing in flight: `free` slots, `per_target` each.
+    /// Nothing in flight: `free` slots, `per_target` each, nothing ahead.
     pub fn idle(free: usize, per_target: usize) -> Self {
         Self {
             free,
             per_target,
+            ahead: 0,
             in_flight: HashMap::new(),
         }
     }
 
+    fn held(&self, target: &str) -> usize {
+        self.in_flight.get(target).copied().unwrap_or(0)
+    }
+
     fn room(&self, target: &str) -> usize {
-        self.per_target
-            .saturating_sub(self.in_flight.get(target).copied().unwrap_or(0))
+        (self.per_target + self.ahead).saturating_sub(self.held(target))
     }
 
     /// Targets with no room left, which a claim need not look at.
@@ -143,18 +159,24 @@ impl Capacity {
     }
 
     /// Picks, oldest first, the candidates that fit: at most `free` in all
-    /// and no target over its bound.
-    pub(crate) fn pick(&self, candidates: &[Candidate]) -> Vec<i64> {
+    /// and no target over its bound; a target's rows beyond its free slots
+    /// are the ones claimed ahead.
+    pub(crate) fn pick(&self, candidates: &[Candidate]) -> Picked {
         let mut taken: HashMap<&str, usize> = HashMap::new();
-        let mut picked = Vec::new();
+        let mut picked = Picked::default();
         for candidate in candidates {
-            if picked.len() == self.free {
+            if picked.now.len() + picked.ahead.len() == self.free {
                 break;
             }
             let count = taken.entry(&candidate.target).or_insert(0);
             if *count < self.room(&candidate.target) {
+                let slots = self.per_target.saturating_sub(self.held(&candidate.target));
+                if *count < slots {
+                    picked.now.push(candidate.id);
+                } else {
+                    picked.ahead.push(candidate.id);
+                }
                 *count += 1;
-                picked.push(candidate.id);
             }
         }
         picked
@@ -177,6 +199,7 @@ mod tests {
         let capacity = Capacity {
             free: 3,
             per_target: 2,
+            ahead: 0,
             in_flight: HashMap::from([("a".into(), 1), ("c".into(), 2)]),
         };
         let candidates = [
@@ -187,7 +210,35 @@ mod tests {
             candidate(5, "b"),
             candidate(6, "b"),
         ];
-        assert_eq!(capacity.pick(&candidates), [1, 3, 5]);
+        let picked = capacity.pick(&candidates);
+        assert_eq!((picked.now, picked.ahead), (vec![1, 3, 5], vec![]));
+        assert_eq!(capacity.saturated(), ["c".to_owned()]);
+    }
+
+    #[test]
+    fn rows_beyond_a_targets_free_slots_are_claimed_ahead_up_to_its_allowance() {
+        let capacity = Capacity {
+            free: 10,
+            per_target: 2,
+            ahead: 2,
+            in_flight: HashMap::from([("a".into(), 1), ("c".into(), 4)]),
+        };
+        let candidates = [
+            candidate(1, "a"),
+            candidate(2, "a"),
+            candidate(3, "a"),
+            candidate(4, "a"),
+            candidate(5, "b"),
+            candidate(6, "b"),
+            candidate(7, "b"),
+        ];
+        let picked = capacity.pick(&candidates);
+        assert_eq!(picked.now, [1, 5, 6], "a has one free slot, b two");
+        assert_eq!(
+            picked.ahead,
+            [2, 3, 7],
+            "a holds one already: two more ahead"
+        );
         assert_eq!(capacity.saturated(), ["c".to_owned()]);
     }
 }

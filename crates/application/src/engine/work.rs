@@ -58,23 +58,37 @@ impl<Q: Queue> Engine<Q> {
 
     /// Leases the due rows this process can send now: no more than its free
     /// slots, none to a target at its bound. Nothing is claimed only to be
-    /// given back.
-    pub fn claim(&self, capacity: &Capacity) -> Result<Vec<Job<Q::Message>>, StoreError> {
-        if capacity.free == 0 {
-            return Ok(Vec::new());
-        }
-        let now = self.clock.now();
-        let until = now + self.settings.lease;
-        let saturated = capacity.saturated();
-        let scan = (capacity.free * CLAIM_SCAN_FACTOR)
-            .clamp(capacity.free, CLAIM_SCAN_MAX.max(capacity.free));
+    /// given back. `capacity` is read once the transaction has begun, so
+    /// the slots freed while it waited for its turn are used too.
+    pub fn claim(
+        &self,
+        capacity: impl FnOnce() -> Capacity,
+    ) -> Result<Vec<Job<Q::Message>>, StoreError> {
         self.store.write_tx(|tx| {
-            let candidates = self.queue.due(tx, now, scan as i64, &saturated)?;
-            let picked = capacity.pick(&candidates);
-            if picked.is_empty() {
+            let capacity = capacity();
+            if capacity.free == 0 {
                 return Ok(Vec::new());
             }
-            self.queue.lease(tx, &picked, until)
+            let now = self.clock.now();
+            let saturated = capacity.saturated();
+            let scan = (capacity.free * CLAIM_SCAN_FACTOR)
+                .clamp(capacity.free, CLAIM_SCAN_MAX.max(capacity.free));
+            let candidates = self.queue.due(tx, now, scan as i64, &saturated)?;
+            let picked = capacity.pick(&candidates);
+            let mut jobs = Vec::new();
+            if !picked.now.is_empty() {
+                jobs = self
+                    .queue
+                    .lease(tx, &picked.now, now + self.settings.lease)?;
+            }
+            if !picked.ahead.is_empty() {
+                // A row claimed ahead waits for one attempt of its target to
+                // end (an attempt ends within its timeout, which is shorter
+                // than the lease), then needs a whole lease for its own.
+                let until = now + self.settings.lease * 2;
+                jobs.extend(self.queue.lease(tx, &picked.ahead, until)?);
+            }
+            Ok(jobs)
         })
     }
 
@@ -261,7 +275,7 @@ mod tests {
         engine: &Engine<Rows>,
         capacity: &Capacity,
     ) -> Vec<(Job<String>, AttemptReport)> {
-        let jobs = engine.claim(capacity).unwrap();
+        let jobs = engine.claim(|| capacity.clone()).unwrap();
         let mut results = Vec::new();
         for job in jobs {
             let report = engine.send(&job).await;
@@ -304,6 +318,25 @@ mod tests {
             .all(|(_, next)| next.status == DeliveryStatus::Delivered && next.attempts == 1));
     }
 
+    #[test]
+    fn rows_claimed_ahead_of_a_free_slot_are_leased_for_twice_as_long() {
+        let engine = engine(Rows {
+            due: vec![candidate(1, "a"), candidate(2, "a"), candidate(3, "b")],
+            ..Rows::default()
+        });
+        let capacity = Capacity {
+            ahead: 1,
+            ..Capacity::idle(8, 1)
+        };
+        let jobs = engine.claim(|| capacity).unwrap();
+        assert_eq!(jobs.iter().map(|j| j.id).collect::<Vec<_>>(), [1, 3, 2]);
+        assert_eq!(
+            *engine.queue.leased.lock().unwrap(),
+            [(vec![1, 3], at(15)), (vec![2], at(30))],
+            "a's second row waits for a's slot first"
+        );
+    }
+
     #[tokio::test]
     async fn a_failed_attempt_is_due_again_on_the_channels_schedule() {
         let engine = engine(Rows {
@@ -326,6 +359,7 @@ mod tests {
         let busy = Capacity {
             free: 4,
             per_target: 1,
+            ahead: 0,
             in_flight: [("a".to_owned(), 1)].into(),
         };
         assert!(send_due(&engine, &busy).await.is_empty());
