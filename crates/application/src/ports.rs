@@ -59,7 +59,7 @@ impl From<&User> for Caller {
 /// How a store operation can fail. An adapter answers `UniqueViolation` and
 /// `ForeignKeyViolation` for the failures each method's doc names (use cases
 /// turn those into their own errors), and `Unexpected` for anything else.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness the method names was violated; the string names the
     /// constraint, for logs.

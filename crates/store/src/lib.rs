@@ -13,6 +13,7 @@ mod checkpoint;
 pub mod connection;
 mod deliveries;
 mod error;
+mod group_commit;
 mod imports;
 mod inbound;
 mod lending;
@@ -27,7 +28,7 @@ mod time;
 mod tx;
 mod webhooks;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use diesel::r2d2::{PoolError, PooledConnection};
 use diesel::ConnectionError;
@@ -36,10 +37,11 @@ use libris_application::StoreError;
 
 use checkpoint::{Checkpointer, Commits};
 use connection::{
-    begin_read, begin_write, build_pool, commit, rollback, AnyConnection, DbPool, Manager,
+    begin, begin_write, build_pool, commit, rollback, AnyConnection, DbPool, Manager,
 };
 pub use connection::{Backend, DatabaseUrl, UnsupportedScheme};
 use error::IntoStore;
+use group_commit::GroupCommit;
 use migrations::run_migrations;
 use tx::DieselTx;
 
@@ -90,6 +92,13 @@ impl QueuedWork {
             self.due.push(channel);
         }
     }
+
+    pub(crate) fn merge(&mut self, other: QueuedWork) {
+        self.marked_for(other.marked);
+        for channel in other.due {
+            self.due_now(channel);
+        }
+    }
 }
 
 /// Whether a transaction holds the rows it reads until it ends.
@@ -125,10 +134,11 @@ pub struct DieselStore {
 /// How this process writes to SQLite.
 struct SqliteWrites {
     /// SQLite admits one writer at a time. Writers of this process queue here
-    /// and are woken the moment the writer before them commits, instead of
+    /// and are woken the moment the writer before them is done, instead of
     /// polling SQLite's busy handler, whose sleeps (1 ms, 2 ms, 5 ms … 100 ms)
-    /// would become the API's latency tail.
-    gate: Mutex<()>,
+    /// would become the API's latency tail; writers that queued together
+    /// commit together.
+    writes: GroupCommit,
     commits: Arc<Commits>,
     _checkpointer: Checkpointer,
 }
@@ -146,7 +156,7 @@ impl SqliteWrites {
         let commits = Arc::new(Commits::default());
         let checkpointer = Checkpointer::start(url, Arc::clone(&commits))?;
         Ok(Self {
-            gate: Mutex::new(()),
+            writes: GroupCommit::default(),
             commits,
             _checkpointer: checkpointer,
         })
@@ -195,24 +205,28 @@ impl DieselStore {
 
 impl Store for DieselStore {
     fn write(&self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<(), StoreError> {
-        // A panic in another writer poisons nothing that matters: the gate
-        // guards no data.
-        let _turn = self
-            .sqlite
-            .as_ref()
-            .map(|sqlite| sqlite.gate.lock().unwrap_or_else(PoisonError::into_inner));
-        let mut conn = self.connection()?;
-        begin_write(&mut conn).store()?;
-        let mut tx = DieselTx::new(&mut conn, Hold::ReadRows);
-        let wants_commit = work(&mut tx);
-        let queued = tx.queued_work();
-        if !wants_commit {
-            return rollback(&mut conn).store();
-        }
-        commit(&mut conn).store()?;
-        if let Some(sqlite) = &self.sqlite {
-            sqlite.commits.committed();
-        }
+        let queued = match &self.sqlite {
+            Some(sqlite) => match sqlite.writes.write(|| self.connection(), work)? {
+                Some(queued) => {
+                    sqlite.commits.committed();
+                    queued
+                }
+                // Another writer of the group committed, and woke the workers.
+                None => return Ok(()),
+            },
+            None => {
+                let mut conn = self.connection()?;
+                begin_write(&mut conn).store()?;
+                let mut tx = DieselTx::new(&mut conn, Hold::ReadRows);
+                let wants_commit = work(&mut tx);
+                let queued = tx.queued_work();
+                if !wants_commit {
+                    return rollback(&mut conn).store();
+                }
+                commit(&mut conn).store()?;
+                queued
+            }
+        };
         if let (true, Some(hook)) = (queued.any(), &self.on_commit) {
             hook(queued);
         }
@@ -221,7 +235,7 @@ impl Store for DieselStore {
 
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<(), StoreError> {
         let mut conn = self.connection()?;
-        begin_read(&mut conn).store()?;
+        begin(&mut conn).store()?;
         work(&mut DieselTx::new(&mut conn, Hold::Nothing));
         // Reads commit nothing; a body that wrote anyway is undone.
         rollback(&mut conn).store()

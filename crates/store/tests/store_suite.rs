@@ -70,6 +70,8 @@ on_both_backends!(
     books_filter_and_paginate,
     tokens_authenticate_until_revoked,
     concurrent_writers_queue_instead_of_failing,
+    concurrent_writers_each_keep_their_own_outcome,
+    a_writer_that_panics_takes_no_one_elses_answer_with_it,
     the_database_allows_one_open_loan_per_book,
     bulk_inserts_answer_books_in_order,
     fan_out_claim_and_record_run_through_the_store,
@@ -418,6 +420,91 @@ fn concurrent_writers_queue_instead_of_failing(store: &DieselStore) {
         }
     });
     assert_eq!(counts(&store, author_id), (40, 40));
+}
+
+/// On SQLite, writers that queue together commit together (group commit):
+/// each must still get its own answer, and a failing one must leave nothing
+/// while the others commit.
+fn concurrent_writers_each_keep_their_own_outcome(store: &DieselStore) {
+    let user_id = register(store, "busy", false);
+    let answers: Vec<(String, bool)> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..8)
+            .map(|worker| {
+                scope.spawn(move || {
+                    (0..25)
+                        .map(|i| {
+                            let digest = format!("digest-{worker}-{i}");
+                            let refused = (worker + i) % 4 == 0;
+                            let answer = store.write_tx(|tx| {
+                                tx.accounts().insert_token(user_id, &digest, at(0))?;
+                                if refused {
+                                    return Err(StoreError::Unexpected("refused".into()));
+                                }
+                                Ok(())
+                            });
+                            assert_eq!(answer.is_err(), refused, "{digest}: {answer:?}");
+                            (digest, refused)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        writers
+            .into_iter()
+            .flat_map(|writer| writer.join().unwrap())
+            .collect()
+    });
+    assert_eq!(answers.len(), 200);
+    for (digest, refused) in answers {
+        let found = store
+            .read_tx(|tx| tx.accounts().account_by_token(&digest))
+            .unwrap();
+        assert_eq!(found.is_none(), refused, "{digest}");
+    }
+}
+
+/// Whatever a panicking writer takes down with it, every writer that was
+/// told its work committed finds it, and every one told otherwise does not.
+fn a_writer_that_panics_takes_no_one_elses_answer_with_it(store: &DieselStore) {
+    let user_id = register(store, "unlucky", false);
+    let answers: Vec<(String, bool)> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..6)
+            .map(|worker| {
+                scope.spawn(move || {
+                    (0..20)
+                        .map(|i| {
+                            let digest = format!("digest-{worker}-{i}");
+                            let answer =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    store.write_tx(|tx| {
+                                        tx.accounts().insert_token(user_id, &digest, at(0))?;
+                                        assert!(worker != 0 || i % 5 != 4, "a bug in the work");
+                                        Ok::<_, StoreError>(())
+                                    })
+                                }));
+                            let committed = matches!(answer, Ok(Ok(())));
+                            (digest, committed)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        writers
+            .into_iter()
+            .flat_map(|writer| writer.join().unwrap())
+            .collect()
+    });
+    let told_committed = answers.iter().filter(|(_, committed)| *committed).count();
+    assert!(
+        told_committed >= 100,
+        "only {told_committed} of 120 committed"
+    );
+    for (digest, committed) in answers {
+        let found = store
+            .read_tx(|tx| tx.accounts().account_by_token(&digest))
+            .unwrap();
+        assert_eq!(found.is_some(), committed, "{digest}");
+    }
 }
 
 #[test]

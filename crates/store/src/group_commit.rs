@@ -1,0 +1,240 @@
+//! Group commit on SQLite. SQLite admits one writer at a time, and most of
+//! a small write's cost is its commit: every page it touched is written to
+//! the log again, checksummed, and the next writer is woken. So writers of
+//! this process take turns at one gate, and a writer that finds others
+//! waiting behind it leaves its transaction open for them: each runs its
+//! work in a savepoint of that transaction, and the last of the group (or
+//! the [`MAX_GROUP`]th) commits for all. A request whose work fails rolls
+//! back to its own savepoint and answers its own error; the others commit.
+//! None answers before the commit that holds its work: each waits for the
+//! group's outcome, and if the commit fails, all of them fail.
+//!
+//! A group forms only from writers already waiting: a lone writer commits
+//! at once, as before.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use diesel::r2d2::PooledConnection;
+use libris_application::ports::Tx;
+use libris_application::StoreError;
+
+use crate::connection::{begin, begin_write, commit, rollback, Manager};
+use crate::error::IntoStore;
+use crate::tx::DieselTx;
+use crate::{Hold, QueuedWork};
+
+/// Writers committed together at most: each waits for the last one's work,
+/// so a bigger group would lengthen the first one's answer.
+const MAX_GROUP: usize = 16;
+
+#[derive(Debug, Default)]
+pub(crate) struct GroupCommit {
+    /// The gate: who holds it writes next, into the open group if any.
+    open: Mutex<Option<Group>>,
+    /// Writers queued at the gate; a writer leaves its group open only when
+    /// one is (that one will take the group over, and commit it or pass it on).
+    waiting: AtomicUsize,
+}
+
+/// An open transaction and the writers whose work it holds.
+struct Group {
+    conn: PooledConnection<Manager>,
+    members: usize,
+    queued: QueuedWork,
+    outcome: Arc<Outcome>,
+}
+
+impl std::fmt::Debug for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Group")
+            .field("members", &self.members)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the group's commit came to, for the members waiting on it.
+#[derive(Debug, Default)]
+struct Outcome {
+    result: Mutex<Option<Result<(), StoreError>>>,
+    settled: Condvar,
+}
+
+impl Outcome {
+    fn result(&self) -> MutexGuard<'_, Option<Result<(), StoreError>>> {
+        self.result.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The first settlement stands: a group is settled once.
+    fn settle(&self, result: Result<(), StoreError>) {
+        let mut settled = self.result();
+        if settled.is_none() {
+            *settled = Some(result);
+            self.settled.notify_all();
+        }
+    }
+
+    fn wait(&self) -> Result<(), StoreError> {
+        let mut result = self.result();
+        loop {
+            if let Some(result) = result.as_ref() {
+                return result.clone();
+            }
+            result = self
+                .settled
+                .wait(result)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+impl Drop for Group {
+    /// A group dropped unsettled is one whose writer panicked: its
+    /// transaction dies with the connection (a connection dropped while
+    /// panicking is not returned to the pool), and so does its members' work.
+    fn drop(&mut self) {
+        self.outcome.settle(Err(StoreError::Unexpected(
+            "a writer committing in the same group failed; nothing was written".into(),
+        )));
+    }
+}
+
+/// What one writer's work came to inside the group.
+enum Joined {
+    /// Released into the group: it commits with the group.
+    Kept,
+    /// Rolled back to its savepoint: nothing of it remains.
+    RolledBack,
+}
+
+impl GroupCommit {
+    fn gate(&self) -> MutexGuard<'_, Option<Group>> {
+        // A writer that panicked holding the gate took its group with it
+        // (settled by `Group::drop`); what is left is usable.
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `work` in the open group, or in a new transaction from
+    /// `connect`. Answers the work queued by the whole group when this
+    /// writer committed it (its commit hook is this writer's to call), `None`
+    /// when another writer did or will.
+    pub(crate) fn write(
+        &self,
+        connect: impl FnOnce() -> Result<PooledConnection<Manager>, StoreError>,
+        work: &mut dyn FnMut(&mut dyn Tx) -> bool,
+    ) -> Result<Option<QueuedWork>, StoreError> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut gate = self.gate();
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let mut group = match gate.take() {
+            Some(group) => group,
+            None => {
+                let mut conn = connect()?;
+                begin_write(&mut conn).store()?;
+                Group {
+                    conn,
+                    members: 0,
+                    queued: QueuedWork::default(),
+                    outcome: Arc::default(),
+                }
+            }
+        };
+        let joined = match group.join(work) {
+            Ok(joined) => joined,
+            Err(error) => {
+                // The transaction itself is in doubt (a savepoint that
+                // cannot be released): everyone's work in it is undone.
+                let _ = rollback(&mut group.conn);
+                group.outcome.settle(Err(error.clone()));
+                return Err(error);
+            }
+        };
+        if self.waiting.load(Ordering::SeqCst) > 0 && group.members < MAX_GROUP {
+            let outcome = Arc::clone(&group.outcome);
+            *gate = Some(group);
+            drop(gate);
+            return match joined {
+                Joined::Kept => outcome.wait().map(|()| None),
+                Joined::RolledBack => Ok(None),
+            };
+        }
+        let committed = commit(&mut group.conn).store();
+        if committed.is_err() {
+            let _ = rollback(&mut group.conn);
+        }
+        group.outcome.settle(committed.clone());
+        let queued = std::mem::take(&mut group.queued);
+        drop(group);
+        drop(gate);
+        match (committed, joined) {
+            (Ok(()), _) => Ok(Some(queued)),
+            (Err(error), Joined::Kept) => Err(error),
+            (Err(_), Joined::RolledBack) => Ok(None),
+        }
+    }
+}
+
+impl Group {
+    /// Runs one writer's work in a savepoint of the group's transaction.
+    fn join(&mut self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<Joined, StoreError> {
+        begin(&mut self.conn).store()?;
+        let mut tx = DieselTx::new(&mut self.conn, Hold::ReadRows);
+        let keep = work(&mut tx);
+        let queued = tx.queued_work();
+        if keep {
+            commit(&mut self.conn).store()?;
+            self.members += 1;
+            self.queued.merge(queued);
+            Ok(Joined::Kept)
+        } else {
+            rollback(&mut self.conn).store()?;
+            Ok(Joined::RolledBack)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::thread;
+
+    use libris_testing::database::TestDatabase;
+
+    use super::*;
+    use crate::connection::{build_pool, DatabaseUrl};
+
+    #[test]
+    fn writers_queued_behind_one_commit_with_it() {
+        let database = TestDatabase::sqlite();
+        let url = DatabaseUrl::parse(database.url()).unwrap();
+        let pool = build_pool(&url, 4).unwrap();
+        let connect = || {
+            pool.get()
+                .map_err(|e| StoreError::Unexpected(e.to_string()))
+        };
+        let writes = GroupCommit::default();
+        let (inside, first_is_inside) = mpsc::channel();
+        let committers = thread::scope(|scope| {
+            let first = scope.spawn(|| {
+                writes.write(connect, &mut |_| {
+                    inside.send(()).unwrap();
+                    // Holds the gate until the other three are queued at it.
+                    while writes.waiting.load(Ordering::SeqCst) < 3 {
+                        thread::yield_now();
+                    }
+                    true
+                })
+            });
+            first_is_inside.recv().unwrap();
+            let others: Vec<_> = (0..3)
+                .map(|_| scope.spawn(|| writes.write(connect, &mut |_| true)))
+                .collect();
+            std::iter::once(first)
+                .chain(others)
+                .map(|writer| writer.join().unwrap().expect("every write commits"))
+                .filter(Option::is_some)
+                .count()
+        });
+        assert_eq!(committers, 1, "four writers, one commit");
+    }
+}
