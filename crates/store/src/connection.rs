@@ -135,10 +135,7 @@ impl DatabaseUrl {
                 // file as well. No automatic checkpoints: the store's
                 // checkpointer thread does them (see `checkpoint`). After a
                 // burst (a bulk import), the log file is cut back to 4 MiB
-                // once it has been checkpointed. Temporary files in memory:
-                // group commit runs each writer's work in a savepoint, whose
-                // undo journal would otherwise spill to a file and cost a
-                // write system call per page. The busy timeout comes
+                // once it has been checkpointed. The busy timeout comes
                 // first: even reading the journal mode waits on a writer of
                 // another process (a restart that overlaps the old one, a
                 // second process starting), where it would fail at once.
@@ -146,7 +143,7 @@ impl DatabaseUrl {
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                      PRAGMA cache_size = -1024; PRAGMA wal_autocheckpoint = 0; \
-                     PRAGMA journal_size_limit = 4194304; PRAGMA temp_store = MEMORY;",
+                     PRAGMA journal_size_limit = 4194304;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(AnyConnection::Sqlite(conn))

@@ -3,7 +3,8 @@
 //! the log again, checksummed, and the next writer is woken. So writers of
 //! this process take turns at one gate, and a writer that finds others
 //! waiting behind it leaves its transaction open for them: each runs its
-//! work in a savepoint of that transaction, and the last of the group (or
+//! work in a savepoint of that transaction (the first needs none: its
+//! failure undoes nobody else's), and the last of the group (or
 //! the [`MAX_GROUP`]th) commits for all. A request whose work fails rolls
 //! back to its own savepoint and answers its own error; the others commit.
 //! None answers before the commit that holds its work: each waits for the
@@ -105,6 +106,9 @@ enum Joined {
     Kept,
     /// Rolled back to its savepoint: nothing of it remains.
     RolledBack,
+    /// The group's first work, which ran without a savepoint, failed: the
+    /// transaction is rolled back whole, which undoes no one else's.
+    Ended,
 }
 
 impl GroupCommit {
@@ -140,6 +144,7 @@ impl GroupCommit {
             }
         };
         let joined = match group.join(work) {
+            Ok(Joined::Ended) => return Ok(None),
             Ok(joined) => joined,
             Err(error) => {
                 // The transaction itself is in doubt (a savepoint that
@@ -155,7 +160,7 @@ impl GroupCommit {
             drop(gate);
             return match joined {
                 Joined::Kept => outcome.wait().map(|()| None),
-                Joined::RolledBack => Ok(None),
+                Joined::RolledBack | Joined::Ended => Ok(None),
             };
         }
         let committed = commit(&mut group.conn).store();
@@ -169,27 +174,39 @@ impl GroupCommit {
         match (committed, joined) {
             (Ok(()), _) => Ok(Some(queued)),
             (Err(error), Joined::Kept) => Err(error),
-            (Err(_), Joined::RolledBack) => Ok(None),
+            (Err(_), Joined::RolledBack | Joined::Ended) => Ok(None),
         }
     }
 }
 
 impl Group {
-    /// Runs one writer's work in a savepoint of the group's transaction.
+    /// Runs one writer's work in the group's transaction: in a savepoint of
+    /// it when other writers' work is there to keep. The first work needs
+    /// none (its failure rolls back the whole transaction, which holds
+    /// nothing else), and a savepoint is not free: it keeps a copy of every
+    /// page its work changes.
     fn join(&mut self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<Joined, StoreError> {
-        begin(&mut self.conn).store()?;
+        let first = self.members == 0;
+        if !first {
+            begin(&mut self.conn).store()?;
+        }
         let mut tx = DieselTx::new(&mut self.conn, Hold::ReadRows);
         let keep = work(&mut tx);
         let queued = tx.queued_work();
-        if keep {
-            commit(&mut self.conn).store()?;
-            self.members += 1;
-            self.queued.merge(queued);
-            Ok(Joined::Kept)
-        } else {
+        if !keep {
             rollback(&mut self.conn).store()?;
-            Ok(Joined::RolledBack)
+            return Ok(if first {
+                Joined::Ended
+            } else {
+                Joined::RolledBack
+            });
         }
+        if !first {
+            commit(&mut self.conn).store()?;
+        }
+        self.members += 1;
+        self.queued.merge(queued);
+        Ok(Joined::Kept)
     }
 }
 
