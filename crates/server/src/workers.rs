@@ -370,9 +370,11 @@ impl<Q: Queue> Sender<Q> {
         let settings = self.engine.settings();
         let limit = settings.concurrency.max(1);
         let per_target = settings.per_target.max(1);
-        // Ended attempts are worth a claim transaction once there are a few:
-        // the rows claimed ahead keep the targets busy meanwhile.
-        let worth_claiming = (per_target / 2).max(1);
+        // Ended attempts are worth a claim transaction once there are a few
+        // (half a target's bound, or an eighth of all slots when many
+        // targets share them): the rows claimed ahead keep a busy target
+        // going meanwhile, and fewer claims leave SQLite's writer to the API.
+        let worth_claiming = (per_target / 2).max(limit / 8).max(1);
         loop {
             let free = limit.saturating_sub(self.slots().held()).min(CLAIM_BATCH);
             if free == 0 {

@@ -159,24 +159,33 @@ impl Capacity {
     }
 
     /// Picks, oldest first, the candidates that fit: at most `free` in all
-    /// and no target over its bound; a target's rows beyond its free slots
-    /// are the ones claimed ahead.
+    /// and no target over its bound. Rows that can be sent now come first:
+    /// a row claimed ahead must not take the place of one another target
+    /// could send at once; rows ahead fill what is left.
     pub(crate) fn pick(&self, candidates: &[Candidate]) -> Picked {
         let mut taken: HashMap<&str, usize> = HashMap::new();
         let mut picked = Picked::default();
+        let mut later = Vec::new();
         for candidate in candidates {
+            if picked.now.len() == self.free {
+                break;
+            }
+            let count = taken.entry(&candidate.target).or_insert(0);
+            if *count < self.per_target.saturating_sub(self.held(&candidate.target)) {
+                *count += 1;
+                picked.now.push(candidate.id);
+            } else {
+                later.push(candidate);
+            }
+        }
+        for candidate in later {
             if picked.now.len() + picked.ahead.len() == self.free {
                 break;
             }
             let count = taken.entry(&candidate.target).or_insert(0);
             if *count < self.room(&candidate.target) {
-                let slots = self.per_target.saturating_sub(self.held(&candidate.target));
-                if *count < slots {
-                    picked.now.push(candidate.id);
-                } else {
-                    picked.ahead.push(candidate.id);
-                }
                 *count += 1;
+                picked.ahead.push(candidate.id);
             }
         }
         picked
@@ -240,5 +249,23 @@ mod tests {
             "a holds one already: two more ahead"
         );
         assert_eq!(capacity.saturated(), ["c".to_owned()]);
+    }
+
+    #[test]
+    fn rows_another_target_could_send_now_go_before_rows_claimed_ahead() {
+        let capacity = Capacity {
+            free: 3,
+            per_target: 1,
+            ahead: 1,
+            in_flight: HashMap::new(),
+        };
+        let candidates = [
+            candidate(1, "a"),
+            candidate(2, "a"),
+            candidate(3, "b"),
+            candidate(4, "c"),
+        ];
+        let picked = capacity.pick(&candidates);
+        assert_eq!((picked.now, picked.ahead), (vec![1, 3, 4], vec![]));
     }
 }
