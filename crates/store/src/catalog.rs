@@ -185,15 +185,15 @@ pub(crate) fn add_to_author_counts(
     total: i64,
     available: i64,
 ) -> Result<(), StoreError> {
-    // On the backend's own connection, so the statement is prepared once
-    // per connection: every book change runs it.
-    on_each_backend!(conn, |c| diesel::update(authors::table.find(id))
+    // Compiled on every call: diesel caches no `UPDATE` statement, on any
+    // connection (docs/performance.md).
+    diesel::update(authors::table.find(id))
         .set((
             authors::total_books.eq(authors::total_books + total),
             authors::available_books.eq(authors::available_books + available),
         ))
-        .execute(c))
-    .store()?;
+        .execute(conn)
+        .store()?;
     Ok(())
 }
 
@@ -409,8 +409,9 @@ pub(crate) fn existing_authors(
 ) -> Result<Vec<AuthorId>, StoreError> {
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        // Per backend: a chunk of one (every book create) is then a
-        // statement prepared once per connection.
+        // Per backend: on PostgreSQL (`= ANY($1)`) the statement is then
+        // prepared once per connection; diesel compiles SQLite's `IN (…)`
+        // of a bound list on every call, whatever the connection.
         let rows: Vec<i64> = on_each_backend!(conn, |c| authors::table
             .filter(authors::id.eq_any(chunk))
             .select(authors::id)
