@@ -422,89 +422,81 @@ fn concurrent_writers_queue_instead_of_failing(store: &DieselStore) {
     assert_eq!(counts(&store, author_id), (40, 40));
 }
 
-/// On SQLite, writers that queue together commit together (group commit):
-/// each must still get its own answer, and a failing one must leave nothing
-/// while the others commit.
-fn concurrent_writers_each_keep_their_own_outcome(store: &DieselStore) {
-    let user_id = register(store, "busy", false);
+/// Runs `writes` token inserts on each of `workers` threads at once, the
+/// token of write `i` of worker `w` being `digest-{w}-{i}`; `write` makes
+/// one and answers whether it was told the write committed. Then checks
+/// that the database holds exactly the tokens told so, and answers how many
+/// they are.
+fn race_token_writes(
+    store: &DieselStore,
+    workers: usize,
+    writes: usize,
+    write: impl Fn(usize, usize, &str) -> bool + Sync,
+) -> usize {
+    let write = &write;
     let answers: Vec<(String, bool)> = std::thread::scope(|scope| {
-        let writers: Vec<_> = (0..8)
+        let threads: Vec<_> = (0..workers)
             .map(|worker| {
                 scope.spawn(move || {
-                    (0..25)
+                    (0..writes)
                         .map(|i| {
                             let digest = format!("digest-{worker}-{i}");
-                            let refused = (worker + i) % 4 == 0;
-                            let answer = store.write_tx(|tx| {
-                                tx.accounts().insert_token(user_id, &digest, at(0))?;
-                                if refused {
-                                    return Err(StoreError::Unexpected("refused".into()));
-                                }
-                                Ok(())
-                            });
-                            assert_eq!(answer.is_err(), refused, "{digest}: {answer:?}");
-                            (digest, refused)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        writers
-            .into_iter()
-            .flat_map(|writer| writer.join().unwrap())
-            .collect()
-    });
-    assert_eq!(answers.len(), 200);
-    for (digest, refused) in answers {
-        let found = store
-            .read_tx(|tx| tx.accounts().account_by_token(&digest))
-            .unwrap();
-        assert_eq!(found.is_none(), refused, "{digest}");
-    }
-}
-
-/// Whatever a panicking writer takes down with it, every writer that was
-/// told its work committed finds it, and every one told otherwise does not.
-fn a_writer_that_panics_takes_no_one_elses_answer_with_it(store: &DieselStore) {
-    let user_id = register(store, "unlucky", false);
-    let answers: Vec<(String, bool)> = std::thread::scope(|scope| {
-        let writers: Vec<_> = (0..6)
-            .map(|worker| {
-                scope.spawn(move || {
-                    (0..20)
-                        .map(|i| {
-                            let digest = format!("digest-{worker}-{i}");
-                            let answer =
-                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                    store.write_tx(|tx| {
-                                        tx.accounts().insert_token(user_id, &digest, at(0))?;
-                                        assert!(worker != 0 || i % 5 != 4, "a bug in the work");
-                                        Ok::<_, StoreError>(())
-                                    })
-                                }));
-                            let committed = matches!(answer, Ok(Ok(())));
+                            let committed = write(worker, i, &digest);
                             (digest, committed)
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        writers
+        threads
             .into_iter()
-            .flat_map(|writer| writer.join().unwrap())
+            .flat_map(|thread| thread.join().unwrap())
             .collect()
     });
-    let told_committed = answers.iter().filter(|(_, committed)| *committed).count();
-    assert!(
-        told_committed >= 100,
-        "only {told_committed} of 120 committed"
-    );
-    for (digest, committed) in answers {
+    for (digest, committed) in &answers {
         let found = store
-            .read_tx(|tx| tx.accounts().account_by_token(&digest))
+            .read_tx(|tx| tx.accounts().account_by_token(digest))
             .unwrap();
-        assert_eq!(found.is_some(), committed, "{digest}");
+        assert_eq!(found.is_some(), *committed, "{digest}");
     }
+    answers.iter().filter(|(_, committed)| *committed).count()
+}
+
+/// On SQLite, writers that queue together commit together (group commit):
+/// each must still get its own answer, and a failing one must leave nothing
+/// while the others commit.
+fn concurrent_writers_each_keep_their_own_outcome(store: &DieselStore) {
+    let user_id = register(store, "busy", false);
+    let committed = race_token_writes(store, 8, 25, |worker, i, digest| {
+        let refused = (worker + i) % 4 == 0;
+        let answer = store.write_tx(|tx| {
+            tx.accounts().insert_token(user_id, digest, at(0))?;
+            if refused {
+                return Err(StoreError::Unexpected("refused".into()));
+            }
+            Ok(())
+        });
+        assert_eq!(answer.is_err(), refused, "{digest}: {answer:?}");
+        answer.is_ok()
+    });
+    assert_eq!(committed, 150);
+}
+
+/// Whatever a panicking writer takes down with it, every writer that was
+/// told its work committed finds it, and every one told otherwise does not.
+fn a_writer_that_panics_takes_no_one_elses_answer_with_it(store: &DieselStore) {
+    let user_id = register(store, "unlucky", false);
+    let committed = race_token_writes(store, 6, 20, |worker, i, digest| {
+        let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.write_tx(|tx| {
+                tx.accounts().insert_token(user_id, digest, at(0))?;
+                assert!(worker != 0 || i % 5 != 4, "a bug in the work");
+                Ok::<_, StoreError>(())
+            })
+        }));
+        matches!(answer, Ok(Ok(())))
+    });
+    assert!(committed >= 100, "only {committed} of 120 committed");
 }
 
 #[test]
