@@ -143,12 +143,15 @@ impl GroupCommit {
                 }
             }
         };
-        let joined = match group.join(work) {
+        let kept = match group.join(work) {
+            Ok(Joined::Kept) => true,
+            Ok(Joined::RolledBack) => false,
             Ok(Joined::Ended) => return Ok(None),
-            Ok(joined) => joined,
             Err(error) => {
                 // The transaction itself is in doubt (a savepoint that
-                // cannot be released): everyone's work in it is undone.
+                // cannot be released): everyone's work in it is undone. A
+                // connection still in a transaction is not returned to the
+                // pool but closed, which rolls back whatever is left.
                 let _ = rollback(&mut group.conn);
                 group.outcome.settle(Err(error.clone()));
                 return Err(error);
@@ -158,9 +161,10 @@ impl GroupCommit {
             let outcome = Arc::clone(&group.outcome);
             *gate = Some(group);
             drop(gate);
-            return match joined {
-                Joined::Kept => outcome.wait().map(|()| None),
-                Joined::RolledBack | Joined::Ended => Ok(None),
+            return if kept {
+                outcome.wait().map(|()| None)
+            } else {
+                Ok(None)
             };
         }
         let committed = commit(&mut group.conn).store();
@@ -171,10 +175,11 @@ impl GroupCommit {
         let queued = std::mem::take(&mut group.queued);
         drop(group);
         drop(gate);
-        match (committed, joined) {
-            (Ok(()), _) => Ok(Some(queued)),
-            (Err(error), Joined::Kept) => Err(error),
-            (Err(_), Joined::RolledBack | Joined::Ended) => Ok(None),
+        match committed {
+            Ok(()) => Ok(Some(queued)),
+            Err(error) if kept => Err(error),
+            // This writer's own work was already undone: its answer stands.
+            Err(_) => Ok(None),
         }
     }
 }
