@@ -70,8 +70,15 @@ pub(crate) fn insert_audit_entries(
         .collect();
     // SQLite limits bound parameters per statement (32,766); 7 per row.
     for chunk in rows.chunks(CHUNK) {
-        let insert = diesel::insert_into(book_logs::table).values(chunk);
-        on_each_backend!(conn, |c| insert.execute(c)).store()?;
+        let insert = diesel::insert_into(book_logs::table);
+        match chunk {
+            // One entry (every single-book change) as a one-row insert:
+            // diesel compiles a multi-row insert again on every call on
+            // SQLite, a one-row insert once per connection.
+            [row] => on_each_backend!(conn, |c| insert.values(row).execute(c)),
+            rows => on_each_backend!(conn, |c| insert.values(rows).execute(c)),
+        }
+        .store()?;
     }
     Ok(())
 }

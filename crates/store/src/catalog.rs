@@ -409,13 +409,15 @@ pub(crate) fn existing_authors(
 ) -> Result<Vec<AuthorId>, StoreError> {
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        // Per backend: on PostgreSQL (`= ANY($1)`) the statement is then
-        // prepared once per connection; diesel compiles SQLite's `IN (…)`
-        // of a bound list on every call, whatever the connection.
-        let rows: Vec<i64> = on_each_backend!(conn, |c| authors::table
-            .filter(authors::id.eq_any(chunk))
-            .select(authors::id)
-            .load(c))
+        // Per backend, so the statement is prepared once per connection:
+        // on PostgreSQL (`= ANY($1)`) always, on SQLite for a chunk of one
+        // (every book create) as `=`, since diesel compiles SQLite's bound
+        // `IN (…)` list again on every call.
+        let query = authors::table.select(authors::id);
+        let rows: Vec<i64> = match chunk {
+            [id] => on_each_backend!(conn, |c| query.filter(authors::id.eq(id)).load(c)),
+            ids => on_each_backend!(conn, |c| query.filter(authors::id.eq_any(ids)).load(c)),
+        }
         .store()?;
         found.extend(rows);
     }

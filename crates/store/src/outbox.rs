@@ -179,9 +179,15 @@ fn mark_for_consumers(
     let family = name
         .split_once('.')
         .map(|(family, _)| format!("{family}.*"));
-    let patterns = ["*", name, family.as_deref().unwrap_or("*")];
+    // Three `=`, not `IN (…)`: diesel compiles a bound `IN` list again on
+    // every call on SQLite, and this runs for every event appended.
     let listening = event_consumers::table
-        .filter(event_consumers::pattern.eq_any(patterns))
+        .filter(
+            event_consumers::pattern
+                .eq("*")
+                .or(event_consumers::pattern.eq(name))
+                .or(event_consumers::pattern.eq(family.as_deref().unwrap_or("*"))),
+        )
         .select((event_consumers::consumer, seq.into_sql::<BigInt>()))
         .distinct();
     let insert = diesel::insert_into(event_dispatch::table)
