@@ -157,12 +157,16 @@ impl Workers {
 
     /// Sends this channel's queue.
     pub fn channel<Q: Queue>(mut self, engine: Arc<Engine<Q>>) -> Self {
+        let engine_bounds = Bounds {
+            limit: engine.settings().concurrency.max(1),
+            per_target: engine.settings().per_target.max(1),
+        };
         let sender = Sender {
             notify: self.wake.channel(engine.channel()),
             engine,
             poll: self.poll,
             metrics: Arc::clone(&self.metrics),
-            slots: Mutex::new(Slots::default()),
+            slots: Mutex::new(Slots::new(engine_bounds)),
             finished: Arc::new(Notify::new()),
         };
         self.loops.push(Box::pin(Arc::new(sender).run()));
@@ -271,55 +275,72 @@ impl Dispatcher {
     }
 }
 
+/// A channel's bounds in this process.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    /// Rows held at most (in flight or claimed ahead).
+    limit: usize,
+    /// Attempts in flight to one target at most; as many more may be
+    /// claimed ahead.
+    per_target: usize,
+}
+
 /// The rows this process holds, by target: attempts in flight, and rows
 /// claimed ahead that wait for a slot of their target.
 struct Slots<M> {
+    bounds: Bounds,
     sending: HashMap<String, usize>,
     waiting: VecDeque<Job<M>>,
     /// Attempts ended since the last claim read the capacity.
     ended_since_claim: usize,
 }
 
-impl<M> Default for Slots<M> {
-    fn default() -> Self {
+impl<M> Slots<M> {
+    fn new(bounds: Bounds) -> Self {
         Self {
+            bounds,
             sending: HashMap::new(),
             waiting: VecDeque::new(),
             ended_since_claim: 0,
         }
     }
-}
 
-impl<M> Slots<M> {
     fn held(&self) -> usize {
         self.sending.values().sum::<usize>() + self.waiting.len()
     }
 
-    /// What a claim may take now: `limit` rows held at most, `per_target`
-    /// in flight to one target and as many claimed ahead.
-    fn capacity(&mut self, limit: usize, per_target: usize) -> Capacity {
+    /// Rows a claim may take now, over all targets.
+    fn free(&self) -> usize {
+        self.bounds
+            .limit
+            .saturating_sub(self.held())
+            .min(CLAIM_BATCH)
+    }
+
+    /// What a claim may take now, within the bounds.
+    fn capacity(&mut self) -> Capacity {
         self.ended_since_claim = 0;
         let mut held = self.sending.clone();
         for job in &self.waiting {
             *held.entry(job.target.clone()).or_insert(0) += 1;
         }
         Capacity {
-            free: limit.saturating_sub(self.held()).min(CLAIM_BATCH),
-            per_target,
-            ahead: per_target,
+            free: self.free(),
+            per_target: self.bounds.per_target,
+            ahead: self.bounds.per_target,
             in_flight: held,
         }
     }
 
     /// Queues claimed rows and answers, oldest first, those whose target has
     /// a free slot: they are in flight from now on.
-    fn admit(&mut self, jobs: Vec<Job<M>>, per_target: usize) -> Vec<Job<M>> {
+    fn admit(&mut self, jobs: Vec<Job<M>>) -> Vec<Job<M>> {
         self.waiting.extend(jobs);
         let mut startable = Vec::new();
         let mut still_waiting = VecDeque::with_capacity(self.waiting.len());
         for job in self.waiting.drain(..) {
             let sending = self.sending.entry(job.target.clone()).or_insert(0);
-            if *sending < per_target {
+            if *sending < self.bounds.per_target {
                 *sending += 1;
                 startable.push(job);
             } else {
@@ -332,7 +353,7 @@ impl<M> Slots<M> {
 
     /// An attempt to `target` ended; answers the rows that can start in its
     /// place.
-    fn ended(&mut self, target: &str, per_target: usize) -> Vec<Job<M>> {
+    fn ended(&mut self, target: &str) -> Vec<Job<M>> {
         self.ended_since_claim += 1;
         if let Some(n) = self.sending.get_mut(target) {
             *n = n.saturating_sub(1);
@@ -340,7 +361,7 @@ impl<M> Slots<M> {
                 self.sending.remove(target);
             }
         }
-        self.admit(Vec::new(), per_target)
+        self.admit(Vec::new())
     }
 }
 
@@ -367,22 +388,20 @@ impl<Q: Queue> Sender<Q> {
     async fn run(self: Arc<Self>) {
         let (results, pending) = mpsc::unbounded_channel();
         tokio::spawn(Arc::clone(&self).record_loop(pending));
-        let settings = self.engine.settings();
-        let limit = settings.concurrency.max(1);
-        let per_target = settings.per_target.max(1);
+        let Bounds { limit, per_target } = self.slots().bounds;
         // Ended attempts are worth a claim transaction once there are a few
         // (half a target's bound, or an eighth of all slots when many
         // targets share them): the rows claimed ahead keep a busy target
         // going meanwhile, and fewer claims leave SQLite's writer to the API.
         let worth_claiming = (per_target / 2).max(limit / 8).max(1);
         loop {
-            let free = limit.saturating_sub(self.slots().held()).min(CLAIM_BATCH);
+            let free = self.slots().free();
             if free == 0 {
                 self.finished.notified().await;
                 continue;
             }
             let (engine, sender) = (Arc::clone(&self.engine), Arc::clone(&self));
-            let capacity = move || sender.slots().capacity(limit, per_target);
+            let capacity = move || sender.slots().capacity();
             let jobs = match blocking(move || engine.claim(capacity)).await {
                 Ok(jobs) => jobs,
                 Err(error) => {
@@ -392,7 +411,7 @@ impl<Q: Queue> Sender<Q> {
                 }
             };
             let drained = jobs.len() < free;
-            let startable = self.slots().admit(jobs, per_target);
+            let startable = self.slots().admit(jobs);
             self.start(startable, &results);
             if drained {
                 // Nothing more fits now: wait for new work, for enough ended
@@ -433,8 +452,7 @@ impl<Q: Queue> Sender<Q> {
             );
             let target = job.target.clone();
             let _ = results.send((job, report));
-            let per_target = sender.engine.settings().per_target.max(1);
-            let next = sender.slots().ended(&target, per_target);
+            let next = sender.slots().ended(&target);
             sender.start(next, &results);
             sender.finished.notify_one();
         });
@@ -489,11 +507,14 @@ mod tests {
 
     #[test]
     fn claimed_rows_start_up_to_their_targets_bound_and_the_rest_wait_in_order() {
-        let mut slots = Slots::default();
-        let started = slots.admit(vec![job(1, "a"), job(2, "a"), job(3, "b"), job(4, "a")], 2);
+        let mut slots = Slots::new(Bounds {
+            limit: 10,
+            per_target: 2,
+        });
+        let started = slots.admit(vec![job(1, "a"), job(2, "a"), job(3, "b"), job(4, "a")]);
         assert_eq!(ids(&started), [1, 2, 3]);
         assert_eq!(ids(&Vec::from(slots.waiting.clone())), [4]);
-        let capacity = slots.capacity(10, 2);
+        let capacity = slots.capacity();
         assert_eq!(capacity.free, 6, "waiting rows are held too");
         assert_eq!(
             capacity.in_flight,
@@ -504,15 +525,18 @@ mod tests {
 
     #[test]
     fn an_ended_attempt_starts_the_oldest_row_waiting_for_its_target() {
-        let mut slots = Slots::default();
-        slots.admit(vec![job(1, "a"), job(2, "b"), job(3, "a"), job(4, "a")], 1);
-        assert!(slots.ended("b", 1).is_empty(), "nothing waits for b");
-        assert_eq!(ids(&slots.ended("a", 1)), [3]);
+        let mut slots = Slots::new(Bounds {
+            limit: 10,
+            per_target: 1,
+        });
+        slots.admit(vec![job(1, "a"), job(2, "b"), job(3, "a"), job(4, "a")]);
+        assert!(slots.ended("b").is_empty(), "nothing waits for b");
+        assert_eq!(ids(&slots.ended("a")), [3]);
         assert_eq!(slots.ended_since_claim, 2);
-        slots.capacity(10, 1);
+        slots.capacity();
         assert_eq!(slots.ended_since_claim, 0, "a claim starts the count again");
-        assert_eq!(ids(&slots.ended("a", 1)), [4]);
-        assert!(slots.ended("a", 1).is_empty());
+        assert_eq!(ids(&slots.ended("a")), [4]);
+        assert!(slots.ended("a").is_empty());
         assert_eq!(slots.held(), 0);
     }
 }

@@ -120,8 +120,9 @@ impl GroupCommit {
 
     /// Runs `work` in the open group, or in a new transaction from
     /// `connect`. Answers the work queued by the whole group when this
-    /// writer committed it (its commit hook is this writer's to call), `None`
-    /// when another writer did or will.
+    /// writer committed it (its commit hook is this writer's to call);
+    /// `None` when another writer did or will, or when this writer's work
+    /// was rolled back and nothing was committed with it.
     pub(crate) fn write(
         &self,
         connect: impl FnOnce() -> Result<PooledConnection<Manager>, StoreError>,
@@ -186,10 +187,11 @@ impl GroupCommit {
 
 impl Group {
     /// Runs one writer's work in the group's transaction: in a savepoint of
-    /// it when other writers' work is there to keep. The first work needs
-    /// none (its failure rolls back the whole transaction, which holds
-    /// nothing else), and a savepoint is not free: it keeps a copy of every
-    /// page its work changes.
+    /// it when other writers' work is there to keep. Before any is (the
+    /// group's first writer, or the first after writers that rolled back),
+    /// the work needs none: its failure rolls back the whole transaction,
+    /// which holds nothing else. A savepoint is not free: it keeps a copy of
+    /// every page its work changes.
     fn join(&mut self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<Joined, StoreError> {
         let first = self.members == 0;
         if !first {
@@ -220,43 +222,115 @@ mod tests {
     use std::sync::mpsc;
     use std::thread;
 
+    use libris_application::ports::AuthorFields;
+    use libris_application::Page;
     use libris_testing::database::TestDatabase;
 
     use super::*;
     use crate::connection::{build_pool, DatabaseUrl};
 
+    /// Four writers where the first holds the gate until the other three
+    /// queue behind it, so that they form one group; `first` is the first
+    /// writer's work (after it has waited), `others` each later one's.
+    /// Answers each writer's result, the first one's first.
+    fn queued_behind_one(
+        writes: &GroupCommit,
+        connect: &(dyn Fn() -> Result<PooledConnection<Manager>, StoreError> + Sync),
+        first: &(dyn Fn(&mut dyn Tx) -> bool + Sync),
+        others: &(dyn Fn(&mut dyn Tx, usize) -> bool + Sync),
+    ) -> Vec<Result<Option<QueuedWork>, StoreError>> {
+        let (inside, first_is_inside) = mpsc::channel();
+        thread::scope(|scope| {
+            let leader = scope.spawn(move || {
+                writes.write(connect, &mut |tx| {
+                    inside.send(()).unwrap();
+                    while writes.waiting.load(Ordering::SeqCst) < 3 {
+                        thread::yield_now();
+                    }
+                    first(tx)
+                })
+            });
+            first_is_inside.recv().unwrap();
+            let followers: Vec<_> = (0..3)
+                .map(|n| scope.spawn(move || writes.write(connect, &mut |tx| others(tx, n))))
+                .collect();
+            std::iter::once(leader)
+                .chain(followers)
+                .map(|writer| writer.join().unwrap())
+                .collect()
+        })
+    }
+
+    fn migrated(database: &TestDatabase) -> crate::connection::DbPool {
+        let url = DatabaseUrl::parse(database.url()).unwrap();
+        crate::DieselStore::migrate(&url).unwrap();
+        build_pool(&url, 4).unwrap()
+    }
+
+    fn add_author(tx: &mut dyn Tx, name: &str) -> bool {
+        let fields = AuthorFields {
+            name: name.into(),
+            bio: String::new(),
+        };
+        tx.catalog()
+            .insert_author(&fields, chrono::Utc::now())
+            .is_ok()
+    }
+
     #[test]
     fn writers_queued_behind_one_commit_with_it() {
         let database = TestDatabase::sqlite();
-        let url = DatabaseUrl::parse(database.url()).unwrap();
-        let pool = build_pool(&url, 4).unwrap();
+        let pool = migrated(&database);
         let connect = || {
             pool.get()
                 .map_err(|e| StoreError::Unexpected(e.to_string()))
         };
         let writes = GroupCommit::default();
-        let (inside, first_is_inside) = mpsc::channel();
-        let committers = thread::scope(|scope| {
-            let first = scope.spawn(|| {
-                writes.write(connect, &mut |_| {
-                    inside.send(()).unwrap();
-                    // Holds the gate until the other three are queued at it.
-                    while writes.waiting.load(Ordering::SeqCst) < 3 {
-                        thread::yield_now();
-                    }
-                    true
-                })
-            });
-            first_is_inside.recv().unwrap();
-            let others: Vec<_> = (0..3)
-                .map(|_| scope.spawn(|| writes.write(connect, &mut |_| true)))
-                .collect();
-            std::iter::once(first)
-                .chain(others)
-                .map(|writer| writer.join().unwrap().expect("every write commits"))
-                .filter(Option::is_some)
-                .count()
-        });
+        let answers = queued_behind_one(&writes, &connect, &|_| true, &|_, _| true);
+        let committers = answers
+            .into_iter()
+            .map(|answer| answer.expect("every write commits"))
+            .filter(Option::is_some)
+            .count();
         assert_eq!(committers, 1, "four writers, one commit");
+    }
+
+    #[test]
+    fn a_first_writer_that_fails_takes_nothing_of_the_next_ones_with_it() {
+        let database = TestDatabase::sqlite();
+        let pool = migrated(&database);
+        let connect = || {
+            pool.get()
+                .map_err(|e| StoreError::Unexpected(e.to_string()))
+        };
+        let writes = GroupCommit::default();
+        let answers = queued_behind_one(
+            &writes,
+            &connect,
+            // Writes, then fails: it ran without a savepoint, so its
+            // transaction is rolled back whole.
+            &|tx| {
+                assert!(add_author(tx, "first"));
+                false
+            },
+            &|tx, n| add_author(tx, &format!("next {n}")),
+        );
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        let mut conn = pool.get().unwrap();
+        let mut tx = DieselTx::new(&mut conn, Hold::Nothing);
+        let page = Page {
+            limit: 10,
+            offset: 0,
+        };
+        let mut names: Vec<String> = tx
+            .catalog()
+            .list_authors(page)
+            .unwrap()
+            .results
+            .into_iter()
+            .map(|author| author.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["next 0", "next 1", "next 2"]);
     }
 }

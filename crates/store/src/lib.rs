@@ -211,7 +211,9 @@ impl Store for DieselStore {
                     sqlite.commits.committed();
                     queued
                 }
-                // Another writer of the group committed, and woke the workers.
+                // Nothing for this writer to wake the workers for: another
+                // writer of its group committed (and woke them), or its own
+                // work was rolled back.
                 None => return Ok(()),
             },
             None => {
