@@ -56,10 +56,12 @@ impl<Q: Queue> Engine<Q> {
         &self.settings
     }
 
-    /// Leases the due rows this process can send now: no more than its free
-    /// slots, none to a target at its bound. Nothing is claimed only to be
-    /// given back. `capacity` is read once the transaction has begun, so
-    /// the slots freed while it waited for its turn are used too.
+    /// Leases the due rows this process can send now, and the rows it may
+    /// claim ahead of a target's next free slot (see [`Capacity::ahead`]):
+    /// no more than its free slots, none to a target at its bound. Nothing
+    /// is claimed only to be given back. `capacity` is read once the
+    /// transaction has begun, so the slots freed while it waited for its
+    /// turn are used too.
     pub fn claim(
         &self,
         capacity: impl FnOnce() -> Capacity,
