@@ -45,7 +45,12 @@ pub async fn run() {
     let backends = std::env::var("LIBRIS_BENCH_BACKENDS").unwrap_or_default();
     let wanted = |name: &str| backends.is_empty() || backends.contains(name);
     if wanted("sqlite") {
-        scenario("SQLite", &[], &catalog).await;
+        // `LIBRIS_BENCH_SQLITE_URL`: a SQLite file to seed and keep, as the
+        // PostgreSQL one below.
+        match std::env::var("LIBRIS_BENCH_SQLITE_URL") {
+            Ok(url) => scenario("SQLite", &[("DATABASE_URL", &url)], &catalog).await,
+            Err(_) => scenario("SQLite", &[], &catalog).await,
+        }
     }
     if !wanted("postgres") {
         return;

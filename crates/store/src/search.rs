@@ -44,6 +44,10 @@ const ROWS_PER_STATEMENT: usize = 500;
 /// author rename.
 const BATCH: i64 = 2000;
 
+/// Up to this many matches, SQLite ranks every match in one pass
+/// ([`Query::few`]) instead of counting them and paging each tier.
+const FEW: i64 = 500;
+
 /// Up to this many matches, PostgreSQL sorts the matches the GIN index
 /// gives rather than walking the books newest first until the page is full.
 const SPARSE: i64 = 20_000;
@@ -365,8 +369,14 @@ pub(crate) fn search(
     page: Page,
 ) -> Result<(i64, Vec<BookId>), StoreError> {
     let mut query = Query::new(conn, words, filter);
+    if let Some(ranked) = query.few()? {
+        let total = ranked.len() as i64;
+        let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(page.limit).unwrap_or(usize::MAX);
+        return Ok((total, ranked.into_iter().skip(skip).take(take).collect()));
+    }
     let total = query.count(Tier::All)?;
-    query.total = total;
+    query.total = Some(total);
     let (limit, offset) = (page.limit, page.offset);
     if total == 0 || offset >= total {
         return Ok((total, Vec::new()));
@@ -391,8 +401,8 @@ struct Query<'c, 'f> {
     conn: &'c mut AnyConnection,
     words: &'f [String],
     filter: &'f BookFilter,
-    /// How many books match, once counted.
-    total: i64,
+    /// How many books match, once known.
+    total: Option<i64>,
 }
 
 impl<'c, 'f> Query<'c, 'f> {
@@ -401,8 +411,78 @@ impl<'c, 'f> Query<'c, 'f> {
             conn,
             words,
             filter,
-            total: i64::MAX,
+            total: None,
         }
+    }
+
+    /// On SQLite, when at most [`FEW`] books match: every match, best first.
+    /// A count and the two tiers paged newest first would each step through
+    /// every posting of the query's words; the matches read once in id
+    /// order (FTS5's cheaper direction), and the title tier's once more,
+    /// rank the same books for less than half of it.
+    fn few(&mut self) -> Result<Option<Vec<BookId>>, StoreError> {
+        if let Some(total) = self.term_count()? {
+            self.total = Some(total);
+            if total > FEW {
+                return Ok(None);
+            }
+        }
+        let AnyConnection::Sqlite(c) = &mut *self.conn else {
+            return Ok(None);
+        };
+        let all: Vec<FoundId> = sqlite_matches(
+            self.words,
+            self.filter,
+            Tier::All,
+            IDS,
+            "ORDER BY book_search.rowid LIMIT ?",
+        )
+        .bind::<BigInt, _>(FEW + 1)
+        .load(c)
+        .store()?;
+        if all.len() as i64 > FEW {
+            return Ok(None);
+        }
+        let title: Vec<FoundId> = sqlite_matches(
+            self.words,
+            self.filter,
+            Tier::Title,
+            IDS,
+            "ORDER BY book_search.rowid",
+        )
+        .load(c)
+        .store()?;
+        let title: Vec<i64> = title.into_iter().map(|f| f.id).collect();
+        let (mut ranked, mut rest): (Vec<i64>, Vec<i64>) = all
+            .into_iter()
+            .map(|f| f.id)
+            .partition(|id| title.binary_search(id).is_ok());
+        // Newest first within each tier.
+        ranked.reverse();
+        rest.reverse();
+        ranked.extend(rest);
+        Ok(Some(ranked))
+    }
+
+    /// On SQLite, a one-word query without filters: the number of books
+    /// holding that term, read from the index's own statistics instead of
+    /// stepping through every match.
+    fn term_count(&mut self) -> Result<Option<i64>, StoreError> {
+        let filtered = self.filtered();
+        let (AnyConnection::Sqlite(c), false, [word]) = (&mut *self.conn, filtered, self.words)
+        else {
+            return Ok(None);
+        };
+        if word.chars().count() > PREFIX_CHARS {
+            return Ok(None);
+        }
+        let found: Option<Total> =
+            diesel::sql_query("SELECT doc AS n FROM book_search_vocab WHERE term = ?")
+                .bind::<Text, _>(word)
+                .get_result(c)
+                .optional()
+                .store()?;
+        Ok(Some(found.map_or(0, |t| t.n)))
     }
 
     fn filtered(&self) -> bool {
@@ -410,34 +490,17 @@ impl<'c, 'f> Query<'c, 'f> {
     }
 
     fn count(&mut self, tier: Tier) -> Result<i64, StoreError> {
-        let filtered = self.filtered();
+        if let Tier::All = tier {
+            if let Some(total) = self.total {
+                return Ok(total);
+            }
+            if let Some(total) = self.term_count()? {
+                return Ok(total);
+            }
+        }
         match &mut *self.conn {
             AnyConnection::Sqlite(c) => {
-                // One word and no filter: the number of books holding that
-                // term, read from the index's own statistics instead of
-                // stepping through every match.
-                if let (Tier::All, false, [word]) = (tier, filtered, self.words) {
-                    if word.chars().count() <= PREFIX_CHARS {
-                        let found: Option<Total> = diesel::sql_query(
-                            "SELECT doc AS n FROM book_search_vocab WHERE term = ?",
-                        )
-                        .bind::<Text, _>(word)
-                        .get_result(c)
-                        .optional()
-                        .store()?;
-                        return Ok(found.map_or(0, |t| t.n));
-                    }
-                }
-                let (from, conditions) = sqlite_filters(self.filter);
-                let sql = format!(
-                    "SELECT count(*) AS n FROM book_search {from} WHERE book_search MATCH ? {conditions}"
-                );
-                let query = sqlite_bind_filters(
-                    diesel::sql_query(sql)
-                        .into_boxed()
-                        .bind::<Text, _>(fts_match(self.words, tier)),
-                    self.filter,
-                );
+                let query = sqlite_matches(self.words, self.filter, tier, "count(*) AS n", "");
                 Ok(query.get_result::<Total>(c).store()?.n)
             }
             AnyConnection::Postgresql(c) => {
@@ -460,23 +523,16 @@ impl<'c, 'f> Query<'c, 'f> {
 
     fn ids(&mut self, tier: Tier, limit: i64, offset: i64) -> Result<Vec<BookId>, StoreError> {
         let found: Vec<FoundId> = match &mut *self.conn {
-            AnyConnection::Sqlite(c) => {
-                let (from, conditions) = sqlite_filters(self.filter);
-                let sql = format!(
-                    "SELECT book_search.rowid AS id FROM book_search {from} \
-                     WHERE book_search MATCH ? {conditions} \
-                     ORDER BY book_search.rowid DESC LIMIT ? OFFSET ?"
-                );
-                sqlite_bind_filters(
-                    diesel::sql_query(sql)
-                        .into_boxed()
-                        .bind::<Text, _>(fts_match(self.words, tier)),
-                    self.filter,
-                )
-                .bind::<BigInt, _>(limit)
-                .bind::<BigInt, _>(offset)
-                .load(c)
-            }
+            AnyConnection::Sqlite(c) => sqlite_matches(
+                self.words,
+                self.filter,
+                tier,
+                IDS,
+                "ORDER BY book_search.rowid DESC LIMIT ? OFFSET ?",
+            )
+            .bind::<BigInt, _>(limit)
+            .bind::<BigInt, _>(offset)
+            .load(c),
             AnyConnection::Postgresql(c) => {
                 let (from, conditions) = pg_filters(self.filter, 3);
                 let next = 3 + pg_filter_count(self.filter);
@@ -484,7 +540,7 @@ impl<'c, 'f> Query<'c, 'f> {
                 // (`+ 0` keeps the planner off the primary key). Many: walk
                 // the primary key from the newest and stop at the page,
                 // which is soon when matches are dense.
-                let order = if self.total <= SPARSE {
+                let order = if self.total.is_some_and(|total| total <= SPARSE) {
                     "s.book_id + 0"
                 } else {
                     "s.book_id"
@@ -553,6 +609,30 @@ fn pg_condition(tier: Tier) -> &'static str {
         Tier::Title => "s.doc @@ $2::tsquery",
         Tier::Rest => "s.doc @@ $1::tsquery AND NOT s.doc @@ $2::tsquery",
     }
+}
+
+/// What [`sqlite_matches`] selects to list the matches.
+const IDS: &str = "book_search.rowid AS id";
+
+/// `SELECT {select}` over the matches of a tier on SQLite, filters bound,
+/// then `tail` (an order, a limit left for the caller to bind).
+fn sqlite_matches(
+    words: &[String],
+    filter: &BookFilter,
+    tier: Tier,
+    select: &str,
+    tail: &str,
+) -> SqliteQuery {
+    let (from, conditions) = sqlite_filters(filter);
+    let sql = format!(
+        "SELECT {select} FROM book_search {from} WHERE book_search MATCH ? {conditions} {tail}"
+    );
+    sqlite_bind_filters(
+        diesel::sql_query(sql)
+            .into_boxed()
+            .bind::<Text, _>(fts_match(words, tier)),
+        filter,
+    )
 }
 
 fn sqlite_filters(filter: &BookFilter) -> (&'static str, String) {

@@ -1770,6 +1770,7 @@ mod search {
         changes_and_renames_reach_the_index_in_their_transaction,
         a_rolled_back_change_leaves_no_entry,
         bulk_imported_books_are_found,
+        many_matches_and_few_rank_alike,
     );
 
     fn find(store: &DieselStore, q: &str, filter: BookFilter, page: Page) -> Paged<Book> {
@@ -2031,6 +2032,61 @@ mod search {
             find(store, "bulk", BookFilter::default(), Page::default()).count,
             1200
         );
+    }
+
+    /// The store ranks up to a few hundred matches in one pass and pages
+    /// larger sets tier by tier (`search::FEW`): both give the contract's
+    /// order, here 700 matches for `dune` and 111 for `dune 1`.
+    fn many_matches_and_few_rank_alike(store: &DieselStore) {
+        let author_id = new_author(store, "Dune Press");
+        let title = |i: i64| {
+            if i % 3 == 0 {
+                format!("Dune Chronicle {i}")
+            } else {
+                format!("Sandworm Tale {i}")
+            }
+        };
+        let fields: Vec<BookFields> = (0..700)
+            .map(|i| BookFields {
+                title: title(i),
+                author_id,
+                isbn: None,
+                available: true,
+            })
+            .collect();
+        store
+            .write_tx(|tx| tx.catalog().insert_books(&fields, at(1)))
+            .unwrap();
+        // Title matches first, then the books found by their author's name;
+        // newest (the highest number here) first within each.
+        let ranked = |matches: &dyn Fn(i64) -> bool| {
+            let newest_first = (0..700).rev().filter(|&i| matches(i));
+            let (mut in_title, rest): (Vec<i64>, Vec<i64>) = newest_first.partition(|i| i % 3 == 0);
+            in_title.extend(rest);
+            in_title.into_iter().map(title).collect::<Vec<_>>()
+        };
+        let all = ranked(&|_| true);
+        let with_1 = ranked(&|i| i.to_string().starts_with('1'));
+        assert_eq!((all.len(), with_1.len()), (700, 111));
+        for (q, expected) in [("dune", &all), ("dune 1", &with_1)] {
+            for (limit, offset) in [(50, 0), (30, 220), (100, 90), (200, 600)] {
+                let found = find(
+                    store,
+                    q,
+                    BookFilter::default(),
+                    Page::new(Some(limit), Some(offset)),
+                );
+                assert_eq!(found.count, expected.len() as i64, "q={q:?}");
+                let titles: Vec<String> = found.results.into_iter().map(|b| b.title).collect();
+                let page: Vec<String> = expected
+                    .iter()
+                    .skip(offset as usize)
+                    .take(limit as usize)
+                    .cloned()
+                    .collect();
+                assert_eq!(titles, page, "q={q:?} limit={limit} offset={offset}");
+            }
+        }
     }
 
     /// A database that already has books when the search migration runs:
