@@ -11,6 +11,7 @@ use crate::connection::{columns, on_each_backend, AnyConnection, Db};
 use crate::error::IntoStore;
 use crate::schema::{authors, books};
 use crate::search::{self, Entry};
+use crate::second_reader::SecondReader;
 use crate::time::{naive, utc};
 use crate::CHUNK;
 
@@ -319,11 +320,12 @@ fn filtered(filter: &BookFilter) -> BookQuery<'_> {
 
 pub(crate) fn list_books(
     conn: &mut AnyConnection,
+    second: Option<&SecondReader<'_>>,
     filter: &BookFilter,
     page: Page,
 ) -> Result<Paged<Book>, StoreError> {
     if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-        return search_books(conn, q, filter, page);
+        return search_books(conn, second, q, filter, page);
     }
     let count = filtered(filter).count().get_result(conn).store()?;
     let results = filtered(filter)
@@ -344,6 +346,7 @@ pub(crate) fn list_books(
 /// or digit (`%`, `*`, quotes) has no word to match and finds nothing.
 fn search_books(
     conn: &mut AnyConnection,
+    second: Option<&SecondReader<'_>>,
     q: &str,
     filter: &BookFilter,
     page: Page,
@@ -355,7 +358,7 @@ fn search_books(
             results: Vec::new(),
         });
     }
-    let (count, ids) = search::search(conn, &words, filter, page)?;
+    let (count, ids) = search::search(conn, second, &words, filter, page)?;
     let mut found: std::collections::HashMap<BookId, Book> = books::table
         .inner_join(authors::table)
         .filter(books::id.eq_any(&ids))

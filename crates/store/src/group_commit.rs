@@ -13,7 +13,7 @@
 //! A group forms only from writers already waiting: a lone writer commits
 //! at once, as before.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use diesel::r2d2::PooledConnection;
@@ -36,6 +36,11 @@ pub(crate) struct GroupCommit {
     /// Writers queued at the gate; a writer leaves its group open only when
     /// one is (that one will take the group over, and commit it or pass it on).
     waiting: AtomicUsize,
+    /// Counts each commit twice, as it starts and once it has returned: odd
+    /// while a commit is under way. Two readers that each took their snapshot
+    /// between two equal, even readings saw the same database
+    /// ([`crate::second_reader`]).
+    commits: AtomicU64,
 }
 
 /// An open transaction and the writers whose work it holds.
@@ -112,6 +117,13 @@ enum Joined {
 }
 
 impl GroupCommit {
+    /// The commit count now: a snapshot taken after this reading, when a
+    /// later reading is the same even number, holds every commit before it
+    /// and none after.
+    pub(crate) fn commits(&self) -> u64 {
+        self.commits.load(Ordering::SeqCst)
+    }
+
     fn gate(&self) -> MutexGuard<'_, Option<Group>> {
         // A writer that panicked holding the gate took its group with it
         // (settled by `Group::drop`); what is left is usable.
@@ -168,7 +180,9 @@ impl GroupCommit {
                 Ok(None)
             };
         }
+        self.commits.fetch_add(1, Ordering::SeqCst);
         let committed = commit(&mut group.conn).store();
+        self.commits.fetch_add(1, Ordering::SeqCst);
         if committed.is_err() {
             let _ = rollback(&mut group.conn);
         }
@@ -218,7 +232,7 @@ impl Group {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::mpsc;
     use std::thread;
 
@@ -261,13 +275,13 @@ mod tests {
         })
     }
 
-    fn migrated(database: &TestDatabase) -> crate::connection::DbPool {
+    pub(crate) fn migrated(database: &TestDatabase) -> crate::connection::DbPool {
         let url = DatabaseUrl::parse(database.url()).unwrap();
         crate::DieselStore::migrate(&url).unwrap();
         build_pool(&url, 4).unwrap()
     }
 
-    fn add_author(tx: &mut dyn Tx, name: &str) -> bool {
+    pub(crate) fn add_author(tx: &mut dyn Tx, name: &str) -> bool {
         let fields = AuthorFields {
             name: name.into(),
             bio: String::new(),

@@ -22,6 +22,7 @@ mod notifications;
 mod outbox;
 mod schema;
 mod search;
+mod second_reader;
 mod settings;
 mod sign_on;
 mod time;
@@ -43,6 +44,7 @@ pub use connection::{Backend, DatabaseUrl, UnsupportedScheme};
 use error::IntoStore;
 use group_commit::GroupCommit;
 use migrations::run_migrations;
+use second_reader::SecondReader;
 use tx::DieselTx;
 
 /// Rows per multi-row statement: SQLite binds at most 32,766 parameters.
@@ -236,9 +238,13 @@ impl Store for DieselStore {
     }
 
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<(), StoreError> {
+        let second = self
+            .sqlite
+            .as_ref()
+            .map(|sqlite| SecondReader::before_first_read(&self.pool, &sqlite.writes));
         let mut conn = self.connection()?;
         begin(&mut conn).store()?;
-        work(&mut DieselTx::new(&mut conn, Hold::Nothing));
+        work(&mut DieselTx::new(&mut conn, Hold::Nothing).with_second_reader(second.as_ref()));
         // Reads commit nothing; a body that wrote anyway is undone.
         rollback(&mut conn).store()
     }

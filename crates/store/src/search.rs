@@ -30,6 +30,7 @@ use libris_domain::search::{prefixes, BookWords};
 
 use crate::connection::AnyConnection;
 use crate::error::IntoStore;
+use crate::second_reader::{SecondConnection, SecondReader};
 
 /// Prefix lengths the SQLite index stores for each word (and the whole word
 /// when longer). A longer query word is a prefix query (`"…" *`), which only
@@ -364,11 +365,12 @@ enum Tier {
 /// `words` is never empty (an empty query is no search).
 pub(crate) fn search(
     conn: &mut AnyConnection,
+    second: Option<&SecondReader<'_>>,
     words: &[String],
     filter: &BookFilter,
     page: Page,
 ) -> Result<(i64, Vec<BookId>), StoreError> {
-    let mut query = Query::new(conn, words, filter);
+    let mut query = Query::new(conn, second, words, filter);
     if let Some(ranked) = query.few()? {
         let total = ranked.len() as i64;
         let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
@@ -399,6 +401,8 @@ pub(crate) fn search(
 /// One search over one connection, with its backend's query text.
 struct Query<'c, 'f> {
     conn: &'c mut AnyConnection,
+    /// On SQLite, where the count of many matches can be split in two.
+    second: Option<&'f SecondReader<'f>>,
     words: &'f [String],
     filter: &'f BookFilter,
     /// How many books match, once known.
@@ -406,9 +410,15 @@ struct Query<'c, 'f> {
 }
 
 impl<'c, 'f> Query<'c, 'f> {
-    fn new(conn: &'c mut AnyConnection, words: &'f [String], filter: &'f BookFilter) -> Self {
+    fn new(
+        conn: &'c mut AnyConnection,
+        second: Option<&'f SecondReader<'f>>,
+        words: &'f [String],
+        filter: &'f BookFilter,
+    ) -> Self {
         Self {
             conn,
+            second,
             words,
             filter,
             total: None,
@@ -500,6 +510,13 @@ impl<'c, 'f> Query<'c, 'f> {
         }
         match &mut *self.conn {
             AnyConnection::Sqlite(c) => {
+                let mut second = match tier {
+                    Tier::All => self.second.and_then(SecondReader::connect),
+                    Tier::Title | Tier::Rest => None,
+                };
+                if let Some(other) = second.as_mut().and_then(SecondConnection::sqlite) {
+                    return sqlite_count_in_halves(c, other, self.words, self.filter);
+                }
                 let query = sqlite_matches(self.words, self.filter, tier, "count(*) AS n", "");
                 Ok(query.get_result::<Total>(c).store()?.n)
             }
@@ -611,6 +628,36 @@ fn pg_condition(tier: Tier) -> &'static str {
     }
 }
 
+/// Counts every match of a query in two halves of the book ids at once, on
+/// the transaction's connection and a second one on the same snapshot. The
+/// count steps through every posting of the query's words (about 25 ns
+/// each: 300,000 books hold the commonest word of the bench's catalog), and
+/// FTS5 seeks a rowid range without reading what is outside it: two cores
+/// count in a little more than half the time.
+fn sqlite_count_in_halves(
+    conn: &mut SqliteConnection,
+    other: &mut SqliteConnection,
+    words: &[String],
+    filter: &BookFilter,
+) -> Result<i64, StoreError> {
+    let last: Total = diesel::sql_query("SELECT coalesce(max(id), 0) AS n FROM books")
+        .get_result(conn)
+        .store()?;
+    let middle = last.n / 2;
+    let half = |conn: &mut SqliteConnection, tail: &str| -> Result<i64, StoreError> {
+        let query = sqlite_matches(words, filter, Tier::All, "count(*) AS n", tail)
+            .bind::<BigInt, _>(middle);
+        Ok(query.get_result::<Total>(conn).store()?.n)
+    };
+    let (lower, upper) = std::thread::scope(|scope| {
+        let upper = scope.spawn(|| half(other, "AND book_search.rowid > ?"));
+        let lower = half(conn, "AND book_search.rowid <= ?");
+        (lower, upper.join())
+    });
+    let upper = upper.map_err(|_| StoreError::Unexpected("a search count panicked".into()))?;
+    Ok(lower? + upper?)
+}
+
 /// What [`sqlite_matches`] selects to list the matches.
 const IDS: &str = "book_search.rowid AS id";
 
@@ -701,7 +748,74 @@ fn pg_bind_filters(mut query: PgQuery, filter: &BookFilter) -> PgQuery {
 
 #[cfg(test)]
 mod tests {
+    use libris_application::ports::{AuthorFields, BookFields, Tx};
+    use libris_testing::database::TestDatabase;
+
     use super::*;
+    use crate::connection::{begin_write, commit};
+    use crate::group_commit::tests::migrated;
+    use crate::tx::DieselTx;
+    use crate::Hold;
+
+    /// Halves meet without a gap or an overlap, filters included: 301
+    /// books (an odd last id), every third unavailable.
+    #[test]
+    fn a_count_in_halves_counts_every_match_once() {
+        let database = TestDatabase::sqlite();
+        let pool = migrated(&database);
+        let mut conn = pool.get().unwrap();
+        begin_write(&mut conn).unwrap();
+        let mut tx = DieselTx::new(&mut conn, Hold::ReadRows);
+        let author = AuthorFields {
+            name: "Dune Press".into(),
+            bio: String::new(),
+        };
+        let author_id = tx
+            .catalog()
+            .insert_author(&author, chrono::Utc::now())
+            .unwrap()
+            .id;
+        let books: Vec<BookFields> = (0..301)
+            .map(|i| BookFields {
+                title: format!("Sandworm {i}"),
+                author_id,
+                isbn: None,
+                available: i % 3 != 0,
+            })
+            .collect();
+        tx.catalog()
+            .insert_books(&books, chrono::Utc::now())
+            .unwrap();
+        commit(&mut conn).unwrap();
+
+        let (mut one, mut other) = (pool.get().unwrap(), pool.get().unwrap());
+        let (AnyConnection::Sqlite(one), AnyConnection::Sqlite(other)) = (&mut *one, &mut *other)
+        else {
+            panic!("an SQLite test");
+        };
+        let dune = words(&["dune"]);
+        let unavailable = BookFilter {
+            available: Some(false),
+            ..BookFilter::default()
+        };
+        let counted =
+            |filter: &BookFilter, one: &mut SqliteConnection, other: &mut SqliteConnection| {
+                sqlite_count_in_halves(one, other, &dune, filter).unwrap()
+            };
+        assert_eq!(counted(&BookFilter::default(), one, other), 301);
+        assert_eq!(counted(&unavailable, one, other), 101);
+        assert_eq!(
+            sqlite_count_in_halves(
+                one,
+                other,
+                &words(&["sandworm", "30"]),
+                &BookFilter::default()
+            )
+            .unwrap(),
+            2,
+            "Sandworm 30 and Sandworm 300"
+        );
+    }
 
     fn words(q: &[&str]) -> Vec<String> {
         q.iter().map(|w| (*w).to_owned()).collect()

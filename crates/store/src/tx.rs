@@ -24,6 +24,7 @@ use libris_domain::webhooks::{
 use uuid::Uuid;
 
 use crate::connection::AnyConnection;
+use crate::second_reader::SecondReader;
 use crate::Hold;
 use crate::QueuedWork;
 use crate::{accounts, audit, catalog, deliveries, imports, inbound, lending, outbox, webhooks};
@@ -45,6 +46,9 @@ pub(crate) struct DieselTx<'c> {
     /// In a write transaction the rows it reads are held until it ends (see
     /// [`Hold`]).
     hold: Hold,
+    /// In a read transaction on SQLite, a second connection on its snapshot
+    /// for the work that splits in two.
+    second: Option<&'c SecondReader<'c>>,
 }
 
 impl<'c> DieselTx<'c> {
@@ -53,7 +57,13 @@ impl<'c> DieselTx<'c> {
             conn,
             queued: QueuedWork::default(),
             hold,
+            second: None,
         }
+    }
+
+    pub(crate) fn with_second_reader(mut self, second: Option<&'c SecondReader<'c>>) -> Self {
+        self.second = second;
+        self
     }
 
     /// Whether this transaction gave the delivery workers something to do
@@ -270,7 +280,7 @@ impl Catalog for DieselTx<'_> {
     }
 
     fn list_books(&mut self, filter: &BookFilter, page: Page) -> Result<Paged<Book>, StoreError> {
-        catalog::list_books(self.conn, filter, page)
+        catalog::list_books(self.conn, self.second, filter, page)
     }
 
     fn isbn_in_use(&mut self, isbn: &str, except: Option<BookId>) -> Result<bool, StoreError> {
