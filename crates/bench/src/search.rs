@@ -31,6 +31,7 @@ const OTHER_AUTHORS: usize = 2_000;
 const IMPORT: usize = 10_000;
 const QUERIES: usize = 100;
 const TIMED_IMPORTS: usize = 5;
+const LIST_RUNS: usize = 20;
 /// Issue 11.1: creations/s for the big author, closed loop.
 const CLIENTS: usize = 16;
 const CREATING: Duration = Duration::from_secs(5);
@@ -166,6 +167,31 @@ async fn scenario(backend: &str, env: &[(&str, &str)], catalog: &Catalog) {
         .collect();
     println!("  slowest: {}", slowest.join(", "));
 
+    // The plain lists on the same catalog: their count and page must not
+    // cost what the catalog holds either.
+    let mut lists = Vec::new();
+    for (name, query) in [
+        ("newest", String::new()),
+        ("available=true", "&available=true".to_owned()),
+        ("available=false", "&available=false".to_owned()),
+        ("author=<big author>", format!("&author={big}")),
+    ] {
+        let mut times: Vec<Duration> = Vec::with_capacity(LIST_RUNS);
+        for _ in 0..LIST_RUNS {
+            times.push(api.list(&query).await);
+        }
+        times.sort();
+        lists.push(format!(
+            "{name} {:.2} / {:.2} ms",
+            ms(percentile(&times, 50.0)),
+            ms(times[times.len() - 1])
+        ));
+    }
+    println!(
+        "  GET /api/books/?limit=50 (count included), median / max of {LIST_RUNS}: {}",
+        lists.join(", ")
+    );
+
     let mut imports = Vec::with_capacity(TIMED_IMPORTS);
     for run in 0..TIMED_IMPORTS {
         let items: Vec<Value> = (0..IMPORT)
@@ -241,6 +267,24 @@ impl Api<'_> {
         let text = response.text().await.unwrap_or_default();
         let took = started.elapsed();
         assert_eq!(status, 201, "the import succeeds: {text:.300}");
+        took
+    }
+
+    /// One page of the plain list (`extra` starts with `&`), timed to the
+    /// whole answer.
+    async fn list(&self, extra: &str) -> Duration {
+        let started = Instant::now();
+        let response = self
+            .client
+            .get(format!("{}/api/books/?limit=50{extra}", self.base))
+            .send()
+            .await
+            .expect("the list request");
+        let status = response.status();
+        let body: Value = response.json().await.expect("JSON");
+        let took = started.elapsed();
+        assert_eq!(status, 200, "the list answers: {body}");
+        assert!(body["count"].as_i64().is_some(), "a count: {body}");
         took
     }
 

@@ -312,8 +312,13 @@ fn filtered(filter: &BookFilter) -> BookQuery<'_> {
     if let Some(author_id) = filter.author_id {
         query = query.filter(books::author_id.eq(author_id));
     }
-    if let Some(available) = filter.available {
-        query = query.filter(books::available.eq(available));
+    // `NOT available` rather than `available = ?`: the databases use the
+    // partial index of the books out on loan only for a condition they can
+    // match to its own.
+    match filter.available {
+        Some(true) => query = query.filter(books::available),
+        Some(false) => query = query.filter(diesel::dsl::not(books::available)),
+        None => {}
     }
     query
 }
@@ -327,7 +332,7 @@ pub(crate) fn list_books(
     if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
         return search_books(conn, second, q, filter, page);
     }
-    let count = filtered(filter).count().get_result(conn).store()?;
+    let count = count_books(conn, filter)?;
     let results = filtered(filter)
         .select((BookRow::as_select(), authors::name))
         .order(books::id.desc())
@@ -339,6 +344,27 @@ pub(crate) fn list_books(
         count,
         results: results.into_iter().map(to_book).collect(),
     })
+}
+
+/// How many books a filter without `q` lists, from the authors' counters
+/// (kept in the transaction of every change, like the books themselves)
+/// rather than by counting the books: the cost is a sum over the authors,
+/// one row with `?author=`, where a count of the books would read every
+/// one of them (30 ms for a million on SQLite).
+fn count_books(conn: &mut AnyConnection, filter: &BookFilter) -> Result<i64, StoreError> {
+    // PostgreSQL sums a bigint into a numeric: cast back on both backends.
+    let counted = match filter.available {
+        None => "CAST(COALESCE(SUM(total_books), 0) AS BIGINT)",
+        Some(true) => "CAST(COALESCE(SUM(available_books), 0) AS BIGINT)",
+        Some(false) => "CAST(COALESCE(SUM(total_books - available_books), 0) AS BIGINT)",
+    };
+    let mut query = authors::table
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(counted))
+        .into_boxed();
+    if let Some(author_id) = filter.author_id {
+        query = query.filter(authors::id.eq(author_id));
+    }
+    query.get_result(conn).store()
 }
 
 /// A full-text search (docs/search.md): the ids of the page from the index,

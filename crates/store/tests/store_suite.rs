@@ -9,6 +9,7 @@ use libris_application::authors::{self, NewAuthor};
 use libris_application::books::{self, BookError, BookUpdate, NewBook};
 use libris_application::engine::{dispatch, Attempt, Dispatched, Queue};
 use libris_application::events::{record, EventContext};
+use libris_application::imports::{self, ImportItem};
 use libris_application::notifications::LoanMail;
 use libris_application::ports::{
     AttemptLogFilter, AuditFilter, BookFields, BookFilter, InboundFilter, LoanFilter,
@@ -68,6 +69,7 @@ on_both_backends!(
     a_failure_after_the_event_was_written_leaves_nothing,
     the_database_refuses_duplicate_isbns_and_unknown_authors,
     books_filter_and_paginate,
+    list_counts_are_the_books_listed_after_every_kind_of_change,
     tokens_authenticate_until_revoked,
     concurrent_writers_queue_instead_of_failing,
     concurrent_writers_each_keep_their_own_outcome,
@@ -382,6 +384,71 @@ fn books_filter_and_paginate(store: &DieselStore) {
         Page::default(),
     );
     assert_eq!(unavailable.count, 0);
+}
+
+/// The count of a list without `q` comes from the authors' counters, not
+/// from counting the books: after creations, imports, availability
+/// changes, a move to another author and a deletion, every filter's count
+/// is still the number of books it lists.
+fn list_counts_are_the_books_listed_after_every_kind_of_change(store: &DieselStore) {
+    let herbert = new_author(store, "Frank Herbert");
+    let banks = new_author(store, "Iain Banks");
+    new_author(store, "No Books Yet");
+    let check = |when: &str| {
+        for author_id in [None, Some(herbert), Some(banks)] {
+            for available in [None, Some(true), Some(false)] {
+                let filter = BookFilter {
+                    author_id,
+                    available,
+                    ..BookFilter::default()
+                };
+                let listed = store
+                    .read_tx(|tx| tx.catalog().list_books(&filter, Page::new(Some(500), None)))
+                    .unwrap();
+                assert_eq!(
+                    listed.count,
+                    listed.results.len() as i64,
+                    "{when}: author {author_id:?}, available {available:?}"
+                );
+            }
+        }
+    };
+    check("no books");
+    let mut dune = Vec::new();
+    for i in 0..4 {
+        dune.push(new_book(store, &format!("Dune {i}"), herbert, None).unwrap());
+    }
+    let excession = new_book(store, "Excession", banks, None).unwrap();
+    let items = (0..30)
+        .map(|i| {
+            Ok(ImportItem {
+                title: Ok(format!("Culture {i}")),
+                author_id: Ok(banks),
+                isbn: Ok(None),
+            })
+        })
+        .collect();
+    let imported =
+        imports::bulk_import(store, &fixed_clock(), &admin_caller(), 100, items).unwrap();
+    check("created and imported");
+    let change = |id, update: BookUpdate| {
+        books::update_book(store, &fixed_clock(), &admin_caller(), id, update).unwrap();
+    };
+    let unavailable = |author_id| BookUpdate {
+        title: None,
+        author_id,
+        isbn: None,
+        available: Some(false),
+    };
+    change(dune[0], unavailable(None));
+    change(dune[1], unavailable(Some(banks)));
+    for id in imported.book_ids.iter().step_by(4) {
+        change(*id, unavailable(None));
+    }
+    check("made unavailable, one moved to another author");
+    books::delete_book(store, &fixed_clock(), &admin_caller(), dune[0]).unwrap();
+    books::delete_book(store, &fixed_clock(), &admin_caller(), excession).unwrap();
+    check("deleted");
 }
 
 fn tokens_authenticate_until_revoked(store: &DieselStore) {
