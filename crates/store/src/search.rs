@@ -499,14 +499,11 @@ impl<'c, 'f> Query<'c, 'f> {
         self.filter.author_id.is_some() || self.filter.available.is_some()
     }
 
+    /// How many books a tier holds. The total of a one-word query is known
+    /// already: [`Query::few`] read it from the index's statistics.
     fn count(&mut self, tier: Tier) -> Result<i64, StoreError> {
-        if let Tier::All = tier {
-            if let Some(total) = self.total {
-                return Ok(total);
-            }
-            if let Some(total) = self.term_count()? {
-                return Ok(total);
-            }
+        if let (Tier::All, Some(total)) = (tier, self.total) {
+            return Ok(total);
         }
         match &mut *self.conn {
             AnyConnection::Sqlite(c) => {
