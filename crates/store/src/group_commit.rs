@@ -281,6 +281,16 @@ pub(crate) mod tests {
         build_pool(&url, 4).unwrap()
     }
 
+    /// A writer's `connect`: a connection from `pool`.
+    pub(crate) fn connector(
+        pool: &crate::connection::DbPool,
+    ) -> impl Fn() -> Result<PooledConnection<Manager>, StoreError> + Sync + '_ {
+        || {
+            pool.get()
+                .map_err(|e| StoreError::Unexpected(e.to_string()))
+        }
+    }
+
     pub(crate) fn add_author(tx: &mut dyn Tx, name: &str) -> bool {
         let fields = AuthorFields {
             name: name.into(),
@@ -295,10 +305,7 @@ pub(crate) mod tests {
     fn writers_queued_behind_one_commit_with_it() {
         let database = TestDatabase::sqlite();
         let pool = migrated(&database);
-        let connect = || {
-            pool.get()
-                .map_err(|e| StoreError::Unexpected(e.to_string()))
-        };
+        let connect = connector(&pool);
         let writes = GroupCommit::default();
         let answers = queued_behind_one(&writes, &connect, &|_| true, &|_, _| true);
         let committers = answers
@@ -313,10 +320,7 @@ pub(crate) mod tests {
     fn a_first_writer_that_fails_takes_nothing_of_the_next_ones_with_it() {
         let database = TestDatabase::sqlite();
         let pool = migrated(&database);
-        let connect = || {
-            pool.get()
-                .map_err(|e| StoreError::Unexpected(e.to_string()))
-        };
+        let connect = connector(&pool);
         let writes = GroupCommit::default();
         let answers = queued_behind_one(
             &writes,

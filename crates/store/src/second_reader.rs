@@ -81,19 +81,14 @@ impl Drop for SecondConnection {
 #[cfg(test)]
 mod tests {
     use diesel::prelude::*;
-    use libris_application::StoreError;
     use libris_testing::database::TestDatabase;
 
     use super::*;
-    use crate::group_commit::tests::{add_author, migrated};
+    use crate::group_commit::tests::{add_author, connector, migrated};
 
     fn write_author(pool: &DbPool, writes: &GroupCommit, name: &str) {
-        let connect = || {
-            pool.get()
-                .map_err(|e| StoreError::Unexpected(e.to_string()))
-        };
         writes
-            .write(connect, &mut |tx| add_author(tx, name))
+            .write(connector(pool), &mut |tx| add_author(tx, name))
             .unwrap();
     }
 
@@ -141,5 +136,24 @@ mod tests {
             "a commit between the two first reads: the second would see three authors"
         );
         rollback(&mut first).unwrap();
+    }
+
+    /// The split is never waited for: with every pooled connection taken,
+    /// the second reader answers at once that there is none.
+    #[test]
+    fn a_second_reader_is_refused_at_once_when_no_connection_is_free() {
+        let database = TestDatabase::sqlite();
+        let pool = migrated(&database);
+        let writes = GroupCommit::default();
+        let second = SecondReader::before_first_read(&pool, &writes);
+        let taken: Vec<_> = (0..pool.max_size()).map(|_| pool.get().unwrap()).collect();
+        let started = std::time::Instant::now();
+        assert!(second.connect().is_none(), "no connection is free");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "refused without waiting for the pool's timeout"
+        );
+        drop(taken);
+        assert!(second.connect().is_some(), "one is free again");
     }
 }
