@@ -77,6 +77,48 @@ impl Server {
             .map_or(f64::NAN, |kib| kib / 1024.0)
     }
 
+    /// CPU time the server has used so far, all threads, user and system
+    /// (`/proc/<pid>/stat`, in clock ticks: Linux reports them at 100 a
+    /// second to every program, whatever the kernel's own tick). CPU time
+    /// drifts less than wall time on a shared machine.
+    pub fn cpu_time(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The command name (field 2) may hold spaces; fields after its `)`
+        // start at field 3, so utime and stime (14, 15) are the 12th and 13th.
+        let ticks: u64 = stat
+            .rsplit_once(')')
+            .map(|(_, fields)| {
+                fields
+                    .split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|n| n.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or_default();
+        Duration::from_millis(ticks * 10)
+    }
+
+    /// Waits until the server has been idle for a moment (under 10 ms of
+    /// CPU in a quarter of a second), at most `limit`; answers how long it
+    /// took. After a bulk load the server has work of its own to finish (on
+    /// SQLite, copying the log back into the database file), which would
+    /// otherwise be measured as part of whatever comes next.
+    pub async fn wait_idle(&self, limit: Duration) -> Duration {
+        let started = Instant::now();
+        let mut before = self.cpu_time();
+        while started.elapsed() < limit {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let now = self.cpu_time();
+            if now.saturating_sub(before) < Duration::from_millis(10) {
+                break;
+            }
+            before = now;
+        }
+        started.elapsed()
+    }
+
     pub async fn token(&self, client: &reqwest::Client) -> String {
         let body = serde_json::json!({"username": ADMIN.0, "password": ADMIN.1});
         let reply: serde_json::Value = client
