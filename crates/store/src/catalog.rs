@@ -10,7 +10,7 @@ use libris_domain::catalog::{Author, AuthorId, Book, BookId};
 use crate::connection::{columns, on_each_backend, AnyConnection, Db};
 use crate::error::IntoStore;
 use crate::schema::{authors, books};
-use crate::search::{self, Entry};
+use crate::search::{self, Entry, HeldWrites};
 use crate::second_reader::SecondReader;
 use crate::time::{naive, utc};
 use crate::CHUNK;
@@ -117,6 +117,7 @@ pub(crate) fn author(conn: &mut AnyConnection, id: AuthorId) -> Result<Option<Au
 
 pub(crate) fn update_author(
     conn: &mut AnyConnection,
+    held: &mut HeldWrites,
     id: AuthorId,
     fields: &AuthorFields,
 ) -> Result<Author, StoreError> {
@@ -136,7 +137,7 @@ pub(crate) fn update_author(
     // new name rewrites them all (docs/search.md, "Renaming an author").
     let words = libris_domain::search::index_words;
     if old_name.is_some_and(|old| words(&old) != words(&author.name)) {
-        search::reindex_author(conn, id)?;
+        search::reindex_author(conn, held, id)?;
     }
     Ok(author)
 }
@@ -237,6 +238,7 @@ pub(crate) fn hold_authors(conn: &mut AnyConnection, ids: &[AuthorId]) -> Result
 
 pub(crate) fn insert_book(
     conn: &mut AnyConnection,
+    held: &mut HeldWrites,
     fields: &BookFields,
     at: DateTime<Utc>,
 ) -> Result<Book, StoreError> {
@@ -249,7 +251,7 @@ pub(crate) fn insert_book(
         .get_result(conn)
         .store()?;
     let book = expect_book(conn, id)?;
-    search::index_new(conn, &[entry(&book)])?;
+    search::index_new(conn, held, &[entry(&book)])?;
     Ok(book)
 }
 
@@ -285,6 +287,7 @@ pub(crate) fn book(conn: &mut AnyConnection, id: BookId) -> Result<Option<Book>,
 
 pub(crate) fn update_book(
     conn: &mut AnyConnection,
+    held: &mut HeldWrites,
     id: BookId,
     fields: &BookFields,
     at: DateTime<Utc>,
@@ -294,15 +297,20 @@ pub(crate) fn update_book(
         .execute(conn)
         .store()?;
     let book = expect_book(conn, id)?;
-    search::reindex(conn, &[entry(&book)])?;
+    search::reindex(conn, held, &[entry(&book)])?;
     Ok(book)
 }
 
-pub(crate) fn delete_book(conn: &mut AnyConnection, id: BookId) -> Result<(), StoreError> {
+pub(crate) fn delete_book(
+    conn: &mut AnyConnection,
+    held: &mut HeldWrites,
+    id: BookId,
+) -> Result<(), StoreError> {
     diesel::delete(books::table.find(id))
         .execute(conn)
         .store()?;
-    search::unindex(conn, id)
+    search::unindex(conn, held, id);
+    Ok(())
 }
 
 type BookQuery<'a> = IntoBoxed<'a, InnerJoin<books::table, authors::table>, Db>;
@@ -471,6 +479,7 @@ pub(crate) fn isbns_in_use(
 
 pub(crate) fn insert_books(
     conn: &mut AnyConnection,
+    held: &mut HeldWrites,
     fields: &[BookFields],
     at: DateTime<Utc>,
 ) -> Result<Vec<Book>, StoreError> {
@@ -514,6 +523,6 @@ pub(crate) fn insert_books(
         })
         .collect();
     let entries: Vec<Entry<'_>> = books.iter().map(entry).collect();
-    search::index_new(conn, &entries)?;
+    search::index_new(conn, held, &entries)?;
     Ok(books)
 }

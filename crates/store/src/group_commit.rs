@@ -22,6 +22,7 @@ use libris_application::StoreError;
 
 use crate::connection::{begin, begin_write, commit, rollback, Manager};
 use crate::error::IntoStore;
+use crate::search::HeldWrites;
 use crate::tx::DieselTx;
 use crate::{Hold, QueuedWork};
 
@@ -48,6 +49,8 @@ struct Group {
     conn: PooledConnection<Manager>,
     members: usize,
     queued: QueuedWork,
+    /// The members' search-index writes, written just before the commit.
+    held: HeldWrites,
     outcome: Arc<Outcome>,
 }
 
@@ -152,6 +155,7 @@ impl GroupCommit {
                     conn,
                     members: 0,
                     queued: QueuedWork::default(),
+                    held: HeldWrites::default(),
                     outcome: Arc::default(),
                 }
             }
@@ -180,9 +184,15 @@ impl GroupCommit {
                 Ok(None)
             };
         }
-        self.commits.fetch_add(1, Ordering::SeqCst);
-        let committed = commit(&mut group.conn).store();
-        self.commits.fetch_add(1, Ordering::SeqCst);
+        // The members' search-index writes are part of their work: when
+        // they fail, nothing commits.
+        let held = std::mem::take(&mut group.held);
+        let committed = held.write(&mut group.conn).and_then(|()| {
+            self.commits.fetch_add(1, Ordering::SeqCst);
+            let committed = commit(&mut group.conn).store();
+            self.commits.fetch_add(1, Ordering::SeqCst);
+            committed
+        });
         if committed.is_err() {
             let _ = rollback(&mut group.conn);
         }
@@ -214,6 +224,7 @@ impl Group {
         let mut tx = DieselTx::new(&mut self.conn, Hold::ReadRows);
         let keep = work(&mut tx);
         let queued = tx.queued_work();
+        let held = tx.take_held_writes();
         if !keep {
             rollback(&mut self.conn).store()?;
             return Ok(if first {
@@ -227,6 +238,7 @@ impl Group {
         }
         self.members += 1;
         self.queued.merge(queued);
+        self.held.append(held);
         Ok(Joined::Kept)
     }
 }
@@ -236,7 +248,8 @@ pub(crate) mod tests {
     use std::sync::mpsc;
     use std::thread;
 
-    use libris_application::ports::AuthorFields;
+    use chrono::Utc;
+    use libris_application::ports::{AuthorFields, BookFields, BookFilter};
     use libris_application::Page;
     use libris_testing::database::TestDatabase;
 
@@ -350,5 +363,91 @@ pub(crate) mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["next 0", "next 1", "next 2"]);
+    }
+
+    /// The search entries a group holds are written with its commit, in the
+    /// order its writers wrote them: a book created, retitled and its author
+    /// renamed in one group is found by its last title and name only, and a
+    /// writer rolled back leaves no entry.
+    #[test]
+    fn a_groups_search_entries_are_written_with_its_commit_in_the_order_written() {
+        let database = TestDatabase::sqlite();
+        let pool = migrated(&database);
+        let connect = connector(&pool);
+        let writes = GroupCommit::default();
+        let created = Mutex::new(None);
+        let book_fields = |title: &str, author_id| BookFields {
+            title: title.into(),
+            author_id,
+            isbn: None,
+            available: true,
+        };
+        let answers = queued_behind_one(
+            &writes,
+            &connect,
+            &|tx| {
+                let author = AuthorFields {
+                    name: "Ursula Vance".into(),
+                    bio: String::new(),
+                };
+                let author = tx.catalog().insert_author(&author, Utc::now()).unwrap();
+                let book = tx
+                    .catalog()
+                    .insert_book(&book_fields("Alpha Centauri", author.id), Utc::now())
+                    .unwrap();
+                *created.lock().unwrap() = Some((author.id, book.id));
+                true
+            },
+            &|tx, n| {
+                let (author_id, book_id) = created.lock().unwrap().unwrap();
+                let catalog = tx.catalog();
+                match n {
+                    0 => {
+                        let fields = book_fields("Beta Pictoris", author_id);
+                        catalog.update_book(book_id, &fields, Utc::now()).is_ok()
+                    }
+                    1 => {
+                        let renamed = AuthorFields {
+                            name: "Octavia Reyes".into(),
+                            bio: String::new(),
+                        };
+                        catalog.update_author(author_id, &renamed).is_ok()
+                    }
+                    _ => {
+                        let fields = book_fields("Gamma Draconis", author_id);
+                        assert!(catalog.insert_book(&fields, Utc::now()).is_ok());
+                        false
+                    }
+                }
+            },
+        );
+        let committers = answers
+            .into_iter()
+            .map(|answer| answer.expect("every write answers"))
+            .filter(Option::is_some)
+            .count();
+        assert_eq!(committers, 1, "one group, one commit");
+
+        let mut conn = pool.get().unwrap();
+        let mut tx = DieselTx::new(&mut conn, Hold::Nothing);
+        let mut found = |q: &str| {
+            let filter = BookFilter {
+                q: Some(q.into()),
+                ..BookFilter::default()
+            };
+            let page = Page {
+                limit: 10,
+                offset: 0,
+            };
+            let books = tx.catalog().list_books(&filter, page).unwrap().results;
+            books.into_iter().map(|book| book.title).collect::<Vec<_>>()
+        };
+        assert_eq!(found("beta octavia"), ["Beta Pictoris"]);
+        for gone in ["alpha", "ursula", "gamma"] {
+            assert!(
+                found(gone).is_empty(),
+                "{gone} is no longer a word of any book"
+            );
+        }
     }
 }

@@ -224,9 +224,11 @@ impl Store for DieselStore {
                 let mut tx = DieselTx::new(&mut conn, Hold::ReadRows);
                 let wants_commit = work(&mut tx);
                 let queued = tx.queued_work();
+                let held = tx.take_held_writes();
                 if !wants_commit {
                     return rollback(&mut conn).store();
                 }
+                held.write(&mut conn)?;
                 commit(&mut conn).store()?;
                 queued
             }

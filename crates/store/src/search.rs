@@ -112,31 +112,115 @@ fn quote(word: &str) -> String {
 }
 
 /// Writes the entries of books that have none yet (just inserted).
-pub(crate) fn index_new(conn: &mut AnyConnection, entries: &[Entry<'_>]) -> Result<(), StoreError> {
+pub(crate) fn index_new(
+    conn: &mut AnyConnection,
+    held: &mut HeldWrites,
+    entries: &[Entry<'_>],
+) -> Result<(), StoreError> {
     match conn {
-        AnyConnection::Sqlite(c) => sqlite_insert(c, entries),
+        AnyConnection::Sqlite(_) => {
+            held.insert(entries);
+            Ok(())
+        }
         AnyConnection::Postgresql(c) => pg_upsert(c, entries),
     }
 }
 
 /// Replaces the entries of books that changed (or writes them if missing).
-pub(crate) fn reindex(conn: &mut AnyConnection, entries: &[Entry<'_>]) -> Result<(), StoreError> {
+pub(crate) fn reindex(
+    conn: &mut AnyConnection,
+    held: &mut HeldWrites,
+    entries: &[Entry<'_>],
+) -> Result<(), StoreError> {
     match conn {
-        AnyConnection::Sqlite(c) => {
-            let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
-            sqlite_delete(c, &ids)?;
-            sqlite_insert(c, entries)
+        AnyConnection::Sqlite(_) => {
+            held.delete(entries.iter().map(|e| e.id));
+            held.insert(entries);
+            Ok(())
         }
         AnyConnection::Postgresql(c) => pg_upsert(c, entries),
     }
 }
 
 /// Removes a deleted book's entry. PostgreSQL's cascades from `books`.
-pub(crate) fn unindex(conn: &mut AnyConnection, id: BookId) -> Result<(), StoreError> {
-    if let AnyConnection::Sqlite(c) = conn {
-        sqlite_delete(c, &[id])?;
+pub(crate) fn unindex(conn: &AnyConnection, held: &mut HeldWrites, id: BookId) {
+    if let AnyConnection::Sqlite(_) = conn {
+        held.delete([id]);
     }
-    Ok(())
+}
+
+/// A transaction's writes to the SQLite index, held until just before it
+/// commits. FTS5 writes the terms it has pending to the index whenever a
+/// savepoint opens in a transaction that has written to it, as a new
+/// segment, and every segment written costs merge work that grows with the
+/// index. Group commit opens a savepoint for each writer after the first
+/// (`group_commit`): written at once, the entries of a group of sixteen
+/// creations would be sixteen segments; held, they are one, written with
+/// the commit.
+#[derive(Debug, Default)]
+pub(crate) struct HeldWrites(Vec<Held>);
+
+#[derive(Debug)]
+enum Held {
+    Insert(IndexedBook),
+    Delete(i64),
+}
+
+impl HeldWrites {
+    fn insert(&mut self, entries: &[Entry<'_>]) {
+        self.0.extend(entries.iter().map(|e| {
+            Held::Insert(IndexedBook {
+                id: e.id,
+                title: e.title.to_owned(),
+                author_name: e.author_name.to_owned(),
+                isbn: e.isbn.map(str::to_owned),
+            })
+        }));
+    }
+
+    fn delete(&mut self, ids: impl IntoIterator<Item = BookId>) {
+        self.0.extend(ids.into_iter().map(Held::Delete));
+    }
+
+    /// Appends a later writer's writes, which come after these.
+    pub(crate) fn append(&mut self, later: HeldWrites) {
+        self.0.extend(later.0);
+    }
+
+    /// Writes what is held, in the order it was held (an entry inserted and
+    /// then replaced or deleted in one group ends as the last write left
+    /// it): each run of inserts or of deletes as few statements.
+    pub(crate) fn write(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        let AnyConnection::Sqlite(c) = conn else {
+            // Nothing is held on PostgreSQL: its entries are written at once.
+            return Ok(());
+        };
+        let mut held = self.0.into_iter().peekable();
+        while let Some(first) = held.next() {
+            match first {
+                Held::Insert(book) => {
+                    let mut run = vec![book];
+                    while let Some(Held::Insert(next)) =
+                        held.next_if(|next| matches!(next, Held::Insert(_)))
+                    {
+                        run.push(next);
+                    }
+                    let entries: Vec<Entry<'_>> = run.iter().map(IndexedBook::entry).collect();
+                    sqlite_insert(c, &entries)?;
+                }
+                Held::Delete(id) => {
+                    let mut run = vec![id];
+                    while let Some(Held::Delete(next)) =
+                        held.next_if(|next| matches!(next, Held::Delete(_)))
+                    {
+                        run.push(next);
+                    }
+                    sqlite_delete(c, &run)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn sqlite_delete(c: &mut SqliteConnection, ids: &[i64]) -> Result<(), StoreError> {
@@ -191,7 +275,7 @@ fn pg_upsert(c: &mut PgConnection, entries: &[Entry<'_>]) -> Result<(), StoreErr
     Ok(())
 }
 
-#[derive(QueryableByName)]
+#[derive(Debug, QueryableByName)]
 struct IndexedBook {
     #[diesel(sql_type = BigInt)]
     id: i64,
@@ -216,11 +300,13 @@ impl IndexedBook {
 
 /// Rewrites the entries of every book by `author_id` after a rename: the
 /// author's words are part of each. This one operation costs what the author
-/// has (about 10 µs a book on SQLite). On PostgreSQL the books are locked
+/// has (about 10 µs a book on SQLite, whose entries are held in memory until
+/// the commit: [`HeldWrites`], about 100 bytes a book). On PostgreSQL the books are locked
 /// first, so a concurrent change of one of them (which locks it too) is
 /// either indexed before or seen here, never overwritten with a stale title.
 pub(crate) fn reindex_author(
     conn: &mut AnyConnection,
+    held: &mut HeldWrites,
     author_id: AuthorId,
 ) -> Result<(), StoreError> {
     let mut after = 0_i64;
@@ -252,7 +338,7 @@ pub(crate) fn reindex_author(
         };
         after = last.id;
         let entries: Vec<Entry<'_>> = books.iter().map(IndexedBook::entry).collect();
-        reindex(conn, &entries)?;
+        reindex(conn, held, &entries)?;
     }
 }
 
@@ -334,7 +420,9 @@ fn index_pending_batch(conn: &mut AnyConnection) -> Result<usize, StoreError> {
     }
     .store()?;
     let entries: Vec<Entry<'_>> = books.iter().map(IndexedBook::entry).collect();
-    reindex(conn, &entries)?;
+    let mut held = HeldWrites::default();
+    reindex(conn, &mut held, &entries)?;
+    held.write(conn)?;
     Ok(claimed.len())
 }
 
@@ -783,6 +871,8 @@ mod tests {
         tx.catalog()
             .insert_books(&books, chrono::Utc::now())
             .unwrap();
+        let held = tx.take_held_writes();
+        held.write(&mut conn).unwrap();
         commit(&mut conn).unwrap();
 
         let (mut one, mut other) = (pool.get().unwrap(), pool.get().unwrap());

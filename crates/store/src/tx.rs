@@ -24,6 +24,7 @@ use libris_domain::webhooks::{
 use uuid::Uuid;
 
 use crate::connection::AnyConnection;
+use crate::search::HeldWrites;
 use crate::second_reader::SecondReader;
 use crate::Hold;
 use crate::QueuedWork;
@@ -49,6 +50,8 @@ pub(crate) struct DieselTx<'c> {
     /// In a read transaction on SQLite, a second connection on its snapshot
     /// for the work that splits in two.
     second: Option<&'c SecondReader<'c>>,
+    /// Search-index writes for the commit to write (SQLite).
+    held: HeldWrites,
 }
 
 impl<'c> DieselTx<'c> {
@@ -58,6 +61,7 @@ impl<'c> DieselTx<'c> {
             queued: QueuedWork::default(),
             hold,
             second: None,
+            held: HeldWrites::default(),
         }
     }
 
@@ -70,6 +74,12 @@ impl<'c> DieselTx<'c> {
     /// (an event, a delivery due now), so its commit should wake them.
     pub(crate) fn queued_work(&self) -> QueuedWork {
         self.queued.clone()
+    }
+
+    /// The search-index writes this transaction holds, which whoever
+    /// commits it must write first ([`HeldWrites`]).
+    pub(crate) fn take_held_writes(&mut self) -> HeldWrites {
+        std::mem::take(&mut self.held)
     }
 }
 
@@ -231,7 +241,7 @@ impl Catalog for DieselTx<'_> {
     }
 
     fn update_author(&mut self, id: AuthorId, fields: &AuthorFields) -> Result<Author, StoreError> {
-        catalog::update_author(self.conn, id, fields)
+        catalog::update_author(self.conn, &mut self.held, id, fields)
     }
 
     fn delete_author(&mut self, id: AuthorId) -> Result<(), StoreError> {
@@ -256,7 +266,7 @@ impl Catalog for DieselTx<'_> {
     }
 
     fn insert_book(&mut self, fields: &BookFields, at: DateTime<Utc>) -> Result<Book, StoreError> {
-        catalog::insert_book(self.conn, fields, at)
+        catalog::insert_book(self.conn, &mut self.held, fields, at)
     }
 
     fn book(&mut self, id: BookId) -> Result<Option<Book>, StoreError> {
@@ -272,14 +282,19 @@ impl Catalog for DieselTx<'_> {
         fields: &BookFields,
         at: DateTime<Utc>,
     ) -> Result<Book, StoreError> {
-        catalog::update_book(self.conn, id, fields, at)
+        catalog::update_book(self.conn, &mut self.held, id, fields, at)
     }
 
     fn delete_book(&mut self, id: BookId) -> Result<(), StoreError> {
-        catalog::delete_book(self.conn, id)
+        catalog::delete_book(self.conn, &mut self.held, id)
     }
 
     fn list_books(&mut self, filter: &BookFilter, page: Page) -> Result<Paged<Book>, StoreError> {
+        if filter.q.is_some() {
+            // A search sees the transaction's own changes: what it holds
+            // for the commit is written first.
+            self.take_held_writes().write(self.conn)?;
+        }
         catalog::list_books(self.conn, self.second, filter, page)
     }
 
@@ -312,7 +327,7 @@ impl Catalog for DieselTx<'_> {
         books: &[BookFields],
         at: DateTime<Utc>,
     ) -> Result<Vec<Book>, StoreError> {
-        catalog::insert_books(self.conn, books, at)
+        catalog::insert_books(self.conn, &mut self.held, books, at)
     }
 
     fn list_imports(&mut self, page: Page) -> Result<Paged<ImportRecord>, StoreError> {
