@@ -20,6 +20,9 @@ pub const DRAIN: Duration = Duration::from_secs(30);
 /// The write-path issue's budget: nothing left undelivered this long after
 /// the load at the maximum rate stops.
 const DRAIN_BUDGET: Duration = Duration::from_secs(1);
+/// The write-path issue's budget of server CPU per creation (all threads,
+/// the creation's delivery included).
+const CPU_BUDGET_MS: f64 = 0.3;
 
 /// What scenario 4 compares against.
 pub struct Baseline {
@@ -36,13 +39,20 @@ pub async fn run(peaks: &mut Vec<Peak>) -> Baseline {
     let harness = Harness::start().await;
     let receiver = Receiver::start(Duration::ZERO);
     harness.subscribe(&receiver.url("/hook")).await;
+    let cpu_before = harness.server.cpu_time();
     let sustained = Sustained::measure(&harness, &receiver, DURATION).await;
+    let cpu = harness.server.cpu_time().saturating_sub(cpu_before);
     section("1. Sustained book creations, every event delivered");
     println!(
         "  {CLIENTS} closed-loop clients for {} s; one subscription to book.created on a local receiver answering 200 at once; the baseline for 4",
         DURATION.as_secs()
     );
     sustained.print();
+    let cpu_per_creation = ms(cpu) / sustained.run.created.len().max(1) as f64;
+    println!(
+        "  server CPU per creation, its delivery included: {cpu_per_creation:.3} ms   (budget ≤ {CPU_BUDGET_MS} ms: {})",
+        verdict(cpu_per_creation <= CPU_BUDGET_MS)
+    );
     println!(
         "  undelivered after the load stopped: the last arrival came {:.0} ms later   (budget ≤ {} ms: {})",
         ms(sustained.drained_in),
