@@ -314,6 +314,15 @@ pub(crate) mod tests {
             .is_ok()
     }
 
+    /// How many of the writers committed, each having answered without error.
+    fn committers(answers: Vec<Result<Option<QueuedWork>, StoreError>>) -> usize {
+        answers
+            .into_iter()
+            .map(|answer| answer.expect("every write answers"))
+            .filter(Option::is_some)
+            .count()
+    }
+
     #[test]
     fn writers_queued_behind_one_commit_with_it() {
         let database = TestDatabase::sqlite();
@@ -321,12 +330,7 @@ pub(crate) mod tests {
         let connect = connector(&pool);
         let writes = GroupCommit::default();
         let answers = queued_behind_one(&writes, &connect, &|_| true, &|_, _| true);
-        let committers = answers
-            .into_iter()
-            .map(|answer| answer.expect("every write commits"))
-            .filter(Option::is_some)
-            .count();
-        assert_eq!(committers, 1, "four writers, one commit");
+        assert_eq!(committers(answers), 1, "four writers, one commit");
     }
 
     #[test]
@@ -421,12 +425,7 @@ pub(crate) mod tests {
                 }
             },
         );
-        let committers = answers
-            .into_iter()
-            .map(|answer| answer.expect("every write answers"))
-            .filter(Option::is_some)
-            .count();
-        assert_eq!(committers, 1, "one group, one commit");
+        assert_eq!(committers(answers), 1, "one group, one commit");
 
         let mut conn = pool.get().unwrap();
         let mut tx = DieselTx::new(&mut conn, Hold::Nothing);
