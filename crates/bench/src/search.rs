@@ -236,10 +236,9 @@ struct Creations {
 async fn creations(server: &Server, creator: &BookCreator) -> Creations {
     let cpu_before = server.cpu_time();
     let run = closed_loop(creator, CLIENTS, CREATING, usize::MAX).await;
-    let cpu = server.cpu_time().saturating_sub(cpu_before);
     Creations {
         per_second: run.per_second(),
-        cpu_ms: ms(cpu) / run.created.len().max(1) as f64,
+        cpu_ms: server.cpu_ms_per(cpu_before, run.created.len()),
     }
 }
 

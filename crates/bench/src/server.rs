@@ -100,6 +100,13 @@ impl Server {
         Duration::from_millis(ticks * 10)
     }
 
+    /// The server's CPU time since `before` (a [`Server::cpu_time`]
+    /// reading), in milliseconds per one of `items`.
+    pub fn cpu_ms_per(&self, before: Duration, items: usize) -> f64 {
+        let used = self.cpu_time().saturating_sub(before);
+        used.as_secs_f64() * 1000.0 / items.max(1) as f64
+    }
+
     /// Waits until the server has been idle for a moment (under 10 ms of
     /// CPU in a quarter of a second), at most `limit`; answers how long it
     /// took. After a bulk load the server has work of its own to finish (on

@@ -160,26 +160,33 @@ pub(crate) fn unindex(conn: &AnyConnection, held: &mut HeldWrites, id: BookId) {
 #[derive(Debug, Default)]
 pub(crate) struct HeldWrites(Vec<Held>);
 
+/// A run of writes of one kind, in the order they were held: each is
+/// written as few statements.
 #[derive(Debug)]
 enum Held {
-    Insert(IndexedBook),
-    Delete(i64),
+    Inserts(Vec<IndexedBook>),
+    Deletes(Vec<BookId>),
 }
 
 impl HeldWrites {
     fn insert(&mut self, entries: &[Entry<'_>]) {
-        self.0.extend(entries.iter().map(|e| {
-            Held::Insert(IndexedBook {
-                id: e.id,
-                title: e.title.to_owned(),
-                author_name: e.author_name.to_owned(),
-                isbn: e.isbn.map(str::to_owned),
-            })
-        }));
+        let books = entries.iter().map(|e| IndexedBook {
+            id: e.id,
+            title: e.title.to_owned(),
+            author_name: e.author_name.to_owned(),
+            isbn: e.isbn.map(str::to_owned),
+        });
+        match self.0.last_mut() {
+            Some(Held::Inserts(run)) => run.extend(books),
+            _ => self.0.push(Held::Inserts(books.collect())),
+        }
     }
 
     fn delete(&mut self, ids: impl IntoIterator<Item = BookId>) {
-        self.0.extend(ids.into_iter().map(Held::Delete));
+        match self.0.last_mut() {
+            Some(Held::Deletes(run)) => run.extend(ids),
+            _ => self.0.push(Held::Deletes(ids.into_iter().collect())),
+        }
     }
 
     /// Appends a later writer's writes, which come after these.
@@ -187,36 +194,20 @@ impl HeldWrites {
         self.0.extend(later.0);
     }
 
-    /// Writes what is held, in the order it was held (an entry inserted and
-    /// then replaced or deleted in one group ends as the last write left
-    /// it): each run of inserts or of deletes as few statements.
+    /// Writes what is held, in the order it was held: an entry inserted and
+    /// then replaced or deleted in one group ends as the last write left it.
     pub(crate) fn write(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
         let AnyConnection::Sqlite(c) = conn else {
             // Nothing is held on PostgreSQL: its entries are written at once.
             return Ok(());
         };
-        let mut held = self.0.into_iter().peekable();
-        while let Some(first) = held.next() {
-            match first {
-                Held::Insert(book) => {
-                    let mut run = vec![book];
-                    while let Some(Held::Insert(next)) =
-                        held.next_if(|next| matches!(next, Held::Insert(_)))
-                    {
-                        run.push(next);
-                    }
-                    let entries: Vec<Entry<'_>> = run.iter().map(IndexedBook::entry).collect();
+        for run in self.0 {
+            match run {
+                Held::Inserts(books) => {
+                    let entries: Vec<Entry<'_>> = books.iter().map(IndexedBook::entry).collect();
                     sqlite_insert(c, &entries)?;
                 }
-                Held::Delete(id) => {
-                    let mut run = vec![id];
-                    while let Some(Held::Delete(next)) =
-                        held.next_if(|next| matches!(next, Held::Delete(_)))
-                    {
-                        run.push(next);
-                    }
-                    sqlite_delete(c, &run)?;
-                }
+                Held::Deletes(ids) => sqlite_delete(c, &ids)?,
             }
         }
         Ok(())
